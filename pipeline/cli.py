@@ -1,0 +1,179 @@
+"""The command line: run, validate, produce, stack."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import time
+from typing import Optional, Sequence
+
+from pipeline.config import ConfigError, RunConfig, load_config, parse_duration
+from pipeline.runner_check import plan_runner
+
+__all__ = ["main"]
+
+_LOG = logging.getLogger("pipeline")
+# How long past --duration a draining job may take before it is cancelled.
+_DRAIN_GRACE_S = 120
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="run config YAML file (see run_configs/)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set source.topics=[news] (repeatable)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from pipeline import producer
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log Beam's and the runner's progress")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the pipeline")
+    _add_config_arguments(run)
+    run.add_argument("--duration", type=_duration,
+                     help="stop an unbounded read after this long (e.g. 30s), then finish the windows")
+
+    validate = commands.add_parser("validate", help="check a config and say which runner will execute it")
+    _add_config_arguments(validate)
+
+    produce = commands.add_parser("produce", help="send sample text to Kafka")
+    producer.add_arguments(produce)
+
+    stack = commands.add_parser("stack", help="local Kafka and Prism: up, down, status")
+    stack.add_argument("action", choices=("up", "down", "status"))
+    stack.add_argument("--kafka-port", type=int, default=9092)
+    return parser
+
+
+def _with_duration(config: RunConfig, duration_s: Optional[float]) -> RunConfig:
+    """An unbounded read that stops after duration_s, so the run drains and ends."""
+    if duration_s is None or config.source.stop.bounded:
+        return config
+    stop = dataclasses.replace(config.source.stop, max_read_time_s=duration_s)
+    return dataclasses.replace(config, source=dataclasses.replace(config.source, stop=stop))
+
+
+def _prepare(args) -> tuple:
+    """Loads the config, plans the runner and builds the graph: everything but running."""
+    from pipeline.graph import build_pipeline, pipeline_options
+
+    config = _with_duration(load_config(args.config, tuple(args.set)), getattr(args, "duration", None))
+    plan = plan_runner(config)
+    prism_location = None
+    if config.runner in ("DirectRunner", "PrismRunner") and "prism_location" not in config.options:
+        from pipeline.stack import prism_binary
+
+        prism_location = str(prism_binary(progress=lambda m: print(m, file=sys.stderr)))
+    pipeline = build_pipeline(config, pipeline_options(config, prism_location))
+    return config, plan, pipeline
+
+
+def _validate(args) -> int:
+    config, plan, _ = _prepare(args)
+    print(f"{config.path}: ok")
+    print(plan.describe())
+    for warning in plan.warnings:
+        print(f"warning: {warning}")
+    source = config.source
+    stop = "unbounded" if not source.stop.bounded and source.stop.max_read_time_s is None else source.stop
+    print(f"source: {','.join(source.topics)} on {source.bootstrap_servers}, start {source.start}, stop {stop}")
+    return 0
+
+
+def _executing_runner(config: RunConfig, result) -> str:
+    """Names the runner that really executes, from the kind of result Beam returned."""
+    if type(result).__module__.endswith("portable_runner"):
+        return "PrismRunner" if config.runner in ("DirectRunner", "PrismRunner") else config.runner
+    return f"{type(result).__module__}.{type(result).__name__}"
+
+
+def _run(args) -> int:
+    from pipeline.metrics_report import report
+
+    config, plan, pipeline = _prepare(args)
+    print(plan.describe(), file=sys.stderr)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    started = time.monotonic()
+    result = pipeline.run()
+    print(f"executing on: {_executing_runner(config, result)}", file=sys.stderr)
+    try:
+        timeout_ms = None if args.duration is None else int((args.duration + _DRAIN_GRACE_S) * 1000)
+        state = result.wait_until_finish(duration=timeout_ms)
+        if args.duration is not None and not _is_done(state):
+            print("error: the job did not finish draining in time; cancelling", file=sys.stderr)
+            result.cancel()
+    except KeyboardInterrupt:
+        print("interrupted: cancelling the job", file=sys.stderr)
+        result.cancel()
+    print(f"finished in {time.monotonic() - started:.1f}s, state {result.state}", file=sys.stderr)
+    for line in report(result):
+        print(line, file=sys.stderr)
+    return 0 if _is_done(result.state) else 1
+
+
+def _is_done(state) -> bool:
+    return str(state).rsplit(".", 1)[-1] == "DONE"
+
+
+def _stack(args) -> int:
+    from pipeline import stack
+
+    if args.action == "up":
+        stack.up(kafka_port=args.kafka_port, progress=lambda m: print(m, flush=True))
+    elif args.action == "down":
+        stack.down()
+        print("stopped")
+    for line in stack.status():
+        print(line)
+    return 0
+
+
+class _DropImportNoise(logging.Filter):
+    """Drops Beam's import-time note about optional Google Cloud clients."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("apitools not found")
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropImportNoise())
+    if not verbose:
+        # The job service and Prism report every step at INFO; keep the terminal for results.
+        for name in ("apache_beam", "PrismRunner"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    from pipeline.stack import StackError
+    from transforms.tokenizers import MissingNltkData
+
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "produce":
+            from pipeline import producer
+
+            return producer.run(args)
+        return _stack(args)
+    except (ConfigError, MissingNltkData, StackError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,117 @@
+"""Local services for development and tests: Kafka (KRaft) from Maven jars, Prism built with Go.
+
+No Docker: every service is fetched with its ordinary client (``mvn``, ``go``)
+into the project cache (see `pipeline.stack.paths`) and runs as a plain
+background process whose pid file, logs and data live in the project state
+directory. ``python -m pipeline stack up|down|status`` and the test fixtures
+use the same code.
+
+Example (not a doctest: it starts real services)::
+
+    from pipeline import stack
+
+    stack.up()  # Kafka on 127.0.0.1:9092, Prism built
+    for line in stack.status():
+        print(line)
+    stack.down()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.stack.errors import StackError
+from pipeline.stack.kafka import KAFKA_VERSION, KafkaBroker, default_kafka_state_dir
+from pipeline.stack.maven import fetch_artifacts
+from pipeline.stack.paths import cache_dir, home_dir, state_dir
+from pipeline.stack.prism import beam_version, prism_binary, prism_path
+
+__all__ = [
+    "KAFKA_VERSION",
+    "KafkaBroker",
+    "StackError",
+    "cache_dir",
+    "down",
+    "fetch_artifacts",
+    "home_dir",
+    "prism_binary",
+    "prism_path",
+    "state_dir",
+    "status",
+    "up",
+]
+
+
+def up(
+    kafka_port: int = 9092,
+    progress: Callable[[str], object] = print,
+    *,
+    state: Path | None = None,
+) -> None:
+    """Starts the local stack: a Kafka broker, and the Prism binary built for this Beam.
+
+    Idempotent: a broker that already runs from the same state directory on the
+    same port is left alone, and a built Prism binary is reused.
+
+    Args:
+        kafka_port: Kafka client port on 127.0.0.1 (the controller uses the next port).
+        progress: Receives one-line progress messages.
+        state: State root directory; defaults to the project state directory.
+
+    Raises:
+        StackError: A service cannot be fetched, built or started.
+    """
+    broker = KafkaBroker(port=kafka_port, state_dir=default_kafka_state_dir(state))
+    if (
+        broker.is_running()
+        and broker.running_bootstrap_servers() == broker.bootstrap_servers
+    ):
+        where = f"{broker.bootstrap_servers} (pid {broker.pid()})"
+        progress(f"Kafka {KAFKA_VERSION} already running on {where}")
+    else:
+        progress(f"Starting Kafka {KAFKA_VERSION} on {broker.bootstrap_servers}...")
+        broker.start(progress=progress)
+        where = f"{broker.bootstrap_servers} (pid {broker.pid()})"
+        progress(f"Kafka {KAFKA_VERSION} running on {where}")
+    binary = prism_binary(progress=progress)
+    progress(f"Prism {beam_version()} ready at {binary}")
+
+
+def down(*, state: Path | None = None) -> None:
+    """Stops the local stack's running services (the caches are kept).
+
+    Args:
+        state: State root directory; defaults to the project state directory.
+    """
+    KafkaBroker(state_dir=default_kafka_state_dir(state)).stop()
+
+
+def status(*, state: Path | None = None) -> list[str]:
+    """Describes the local stack, one line per service.
+
+    Args:
+        state: State root directory; defaults to the project state directory.
+
+    Returns:
+        Lines such as ``"kafka: running on 127.0.0.1:9092 (pid 4242, state ...)"``,
+        ``"kafka: stopped (state ...)"``, ``"prism: built for apache-beam 2.77.0 at ..."``.
+    """
+    broker = KafkaBroker(state_dir=default_kafka_state_dir(state))
+    pid = broker.pid()
+    if pid is None:
+        kafka_line = f"kafka: stopped (state {broker.state_dir})"
+    else:
+        kafka_line = (
+            f"kafka: running on {broker.running_bootstrap_servers()} "
+            f"(Kafka {KAFKA_VERSION}, pid {pid}, state {broker.state_dir})"
+        )
+    binary = prism_path()
+    if binary.is_file():
+        prism_line = f"prism: built for apache-beam {beam_version()} at {binary}"
+    else:
+        prism_line = (
+            f"prism: not built for apache-beam {beam_version()} "
+            "(built by 'stack up' or on first use)"
+        )
+    return [kafka_line, prism_line]

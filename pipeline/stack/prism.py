@@ -1,0 +1,117 @@
+"""Build Beam's Prism runner binary with ``go install``, at the installed apache-beam version."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.stack import paths
+from pipeline.stack.errors import StackError, summarize_output
+from pipeline.stack.locking import exclusive_lock
+
+__all__ = ["PRISM_PACKAGE", "beam_version", "prism_binary", "prism_path"]
+
+PRISM_PACKAGE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
+"""Go package of the Prism runner in Beam's Go SDK module."""
+
+_GO_TIMEOUT_SECONDS = 30 * 60
+_BINARY_NAME = "prism.exe" if os.name == "nt" else "prism"
+_RELEASE = re.compile(r"^(\d+\.\d+\.\d+)(?:rc(\d+))?$")
+
+
+def beam_version() -> str:
+    """Returns the installed apache-beam version, e.g. ``"2.77.0"``."""
+    from apache_beam.version import __version__
+
+    return __version__
+
+
+def prism_path(version: str | None = None) -> Path:
+    """Returns where the Prism binary for ``version`` lives in the cache (built or not).
+
+    Args:
+        version: apache-beam version; defaults to the installed one.
+    """
+    return paths.cache_dir() / "prism" / (version or beam_version()) / _BINARY_NAME
+
+
+def prism_binary(progress: Callable[[str], object] = print) -> Path:
+    """Returns the Prism binary matching the installed apache-beam, building it on first use.
+
+    Runs ``go install <PRISM_PACKAGE>@v<version>`` with ``GOBIN`` pointing into
+    the cache; the Go toolchain fetches the module through its usual proxy.
+    Concurrent callers wait for each other. Pass the result to Beam as the
+    ``prism_location`` pipeline option.
+
+    Args:
+        progress: Receives a one-line message before a (slow) first build.
+
+    Returns:
+        Path of the executable ``prism`` binary.
+
+    Raises:
+        StackError: ``go`` is missing or the build fails, or the installed
+            apache-beam is not a release that has a Go module tag.
+    """
+    version = beam_version()
+    target = prism_path(version)
+    with exclusive_lock(target.parent / ".lock"):
+        if target.is_file() and os.access(target, os.X_OK):
+            return target
+        go = shutil.which("go")
+        if go is None:
+            raise StackError(
+                f"cannot build Prism {version}: 'go' (the Go toolchain) is not on PATH; "
+                "install Go 1.21+ or pass --prism_location pointing to a prism binary"
+            )
+        progress(f"Building Prism {version} with go install (first run only)...")
+        _build(go, _go_tag(version), target)
+        return target
+
+
+def _go_tag(version: str) -> str:
+    match = _RELEASE.match(version)
+    if match is None:
+        raise StackError(
+            f"cannot build Prism for apache-beam {version}: only release versions have a Go "
+            "module tag; pass --prism_location pointing to a prism binary"
+        )
+    base, candidate = match.groups()
+    return f"v{base}-RC{candidate}" if candidate else f"v{base}"
+
+
+def _build(go: str, tag: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log_path = target.parent / "go-install.log"
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as build_dir:
+        env = {**os.environ, "GOBIN": build_dir}
+        try:
+            result = subprocess.run(
+                [go, "install", f"{PRISM_PACKAGE}@{tag}"],
+                cwd=build_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                timeout=_GO_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise StackError(
+                f"go install of Prism {tag} did not finish "
+                f"within {_GO_TIMEOUT_SECONDS // 60} minutes"
+            ) from exc
+        output = result.stdout.decode("utf-8", errors="replace")
+        log_path.write_text(output, encoding="utf-8")
+        built = Path(build_dir) / _BINARY_NAME
+        if result.returncode != 0 or not built.is_file():
+            raise StackError(
+                f"go install of Prism {tag} failed (exit {result.returncode}): "
+                f"{summarize_output(output)} (full log: {log_path})"
+            )
+        os.replace(built, target)

@@ -1,0 +1,21 @@
+"""Streaming token counts from Kafka with NLTK on Apache Beam."""
+
+import setuptools
+
+setuptools.setup(
+    name="beam-token-counts",
+    version="0.1.0",
+    description="Windowed NLTK token counts from an Apache Kafka stream, on any Beam runner.",
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*"]),
+    install_requires=[
+        "apache-beam==2.77.0",
+        "confluent-kafka==2.16.1",
+        "nltk==3.10.4",
+        "PyYAML>=6.0",
+    ],
+    extras_require={
+        "dataflow": ["apache-beam[gcp]==2.77.0"],
+        "dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6"],
+    },
+)

@@ -1,0 +1,75 @@
+"""DecodeMessages: raw Kafka records to text messages, bad ones to dead letters."""
+
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.records import KafkaRecord, Message, dead_letter_row
+
+__all__ = ["DecodeMessages", "DEAD_LETTER"]
+
+DEAD_LETTER = "dead_letter"
+
+
+class _DecodeFn(beam.DoFn):
+    """KafkaRecord -> Message (main output) or a dead-letter row (tagged output)."""
+
+    def __init__(self, fmt: str, text_field: str, encoding: str):
+        self._json = fmt == "json"
+        self._text_field = text_field
+        self._encoding = encoding
+        self._decoded = Metrics.counter("DecodeMessages", "decoded")
+        self._dead_letters = Metrics.counter("DecodeMessages", "dead_letters")
+
+    def process(self, record: KafkaRecord):
+        try:
+            text = self._text_of(record)
+            key = None if record.key is None else record.key.decode(self._encoding, errors="replace")
+        except UnicodeDecodeError as e:
+            yield self._dead_letter(record, f"invalid {self._encoding}: {e.reason} at byte {e.start}")
+            return
+        except json.JSONDecodeError as e:
+            yield self._dead_letter(record, f"invalid JSON: {e.msg} at position {e.pos}")
+            return
+        except ValueError as e:
+            yield self._dead_letter(record, str(e))
+            return
+        self._decoded.inc()
+        yield Message(text, key, record.topic, record.partition, record.offset)
+
+    def _dead_letter(self, record: KafkaRecord, reason: str) -> beam.pvalue.TaggedOutput:
+        self._dead_letters.inc()
+        return beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_row(record, reason))
+
+    def _text_of(self, record: KafkaRecord) -> str:
+        if record.value is None:
+            raise ValueError("null value (tombstone)")
+        text = record.value.decode(self._encoding)
+        if not self._json:
+            return text
+        document = json.loads(text)
+        if not isinstance(document, dict):
+            raise ValueError(f"JSON value is a {type(document).__name__}, not an object")
+        field = document.get(self._text_field)
+        if not isinstance(field, str):
+            raise ValueError(f"JSON object has no string field {self._text_field!r}")
+        return field
+
+
+class DecodeMessages(beam.PTransform):
+    """Decodes KafkaRecords to Messages; undecodable ones leave as dead letters.
+
+    Returns a DoOutputsTuple: the main output (Messages) and `dead_letter` rows.
+    """
+
+    def __init__(self, fmt: str = "text", text_field: str = "text", encoding: str = "utf-8"):
+        super().__init__()
+        if fmt not in ("text", "json"):
+            raise ValueError(f"format must be 'text' or 'json', got {fmt!r}")
+        self._fn = _DecodeFn(fmt, text_field, encoding)
+
+    def expand(self, records):
+        return records | "Decode" >> beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="messages")

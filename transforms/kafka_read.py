@@ -1,0 +1,378 @@
+"""ReadFromKafka: a native Python splittable DoFn on confluent-kafka.
+
+The partitions of the listed topics are resolved when the job starts and dealt
+into reader shards; each shard is one element of a splittable DoFn whose
+restriction holds an offset range per partition (see kafka_offsets). Event time
+comes from the Kafka timestamp (or processing time); the watermark is the
+largest event time seen minus a bounded out-of-orderness, following the wall
+clock on partitions that are caught up and quiet, so windows close when the
+topic goes idle. Offsets are committed to the consumer group when the runner
+finalizes a bundle, so a restart with `start: committed` resumes after them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterable, Mapping, NamedTuple, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.core import WatermarkEstimatorProvider
+from apache_beam.utils.timestamp import Duration, Timestamp
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
+
+from transforms.kafka_offsets import (
+    END_OF_READ,
+    UNBOUNDED,
+    PartitionOffsets,
+    PartitionOffsetsProvider,
+    PartitionRange,
+    PartitionWatermarkEstimator,
+)
+from transforms.records import KafkaRecord
+
+__all__ = ["ReadFromKafka", "StartPosition", "TIMESTAMP_POLICIES"]
+
+_LOG = logging.getLogger(__name__)
+
+# One process() call reads this long at most before it checkpoints, so that
+# records flow downstream in small bundles and windows fire promptly.
+_MAX_READ_SECONDS_PER_CALL = 0.5
+_MAX_RECORDS_PER_POLL = 1000
+_POLL_TIMEOUT_S = 0.1
+# How soon a quiet shard is polled again.
+_IDLE_RESUME_S = 0.5
+# A bounded partition whose remaining offsets hold no record (compacted away,
+# transaction markers) is finished after this long without records.
+_BOUNDED_TAIL_GRACE_S = 2.0
+_METADATA_TIMEOUT_S = 30.0
+
+TIMESTAMP_POLICIES = ("create_time", "log_append_time", "processing_time")
+
+
+class StartPosition(NamedTuple):
+    """Where each partition starts: 'earliest', 'latest', 'committed' or 'timestamp'."""
+
+    kind: str
+    timestamp_ms: Optional[int] = None
+
+
+class _ReaderShard(NamedTuple):
+    """One reader element: some partitions' offset ranges and an optional deadline."""
+
+    shard: int
+    offsets: PartitionOffsets
+    deadline: Optional[float]  # wall-clock seconds since the epoch
+
+
+def consumer_settings(bootstrap_servers: str, group_id: Optional[str], consumer_config: Mapping) -> dict:
+    """The confluent-kafka settings of the reader: manual commits, our offsets."""
+    settings = {
+        "bootstrap.servers": bootstrap_servers,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        # The client requires a group id even when nothing is committed.
+        "group.id": group_id or "beam-token-counts-reader",
+    }
+    settings.update(consumer_config)
+    return settings
+
+
+class _ResolvePartitionsFn(beam.DoFn):
+    """Turns the topic list into reader shards with start and stop offsets.
+
+    Runs when the job starts, not when the graph is built, so 'latest' and
+    time-based positions are those of the moment the job runs.
+    """
+
+    def __init__(self, settings, topics, start, stop_at_latest, max_records, max_read_time_s, shards):
+        self._settings = settings
+        self._topics = tuple(topics)
+        self._start = start
+        self._stop_at_latest = stop_at_latest
+        self._max_records = max_records
+        self._max_read_time_s = max_read_time_s
+        self._shards = shards
+
+    def setup(self):
+        self._consumer = Consumer(self._settings)
+
+    def teardown(self):
+        self._consumer.close()
+
+    def process(self, unused_impulse) -> Iterable[_ReaderShard]:
+        partitions = self._list_partitions()
+        bounds = [self._consumer.get_watermark_offsets(tp, timeout=_METADATA_TIMEOUT_S) for tp in partitions]
+        starts = self._start_offsets(partitions, bounds)
+        stops = self._stop_offsets(starts, [high for _, high in bounds])
+        deadline = None if self._max_read_time_s is None else time.time() + self._max_read_time_s
+        ranges = [PartitionRange(tp.topic, tp.partition, a, b) for tp, a, b in zip(partitions, starts, stops)]
+        shards = min(self._shards, len(ranges))
+        for shard in range(shards):
+            yield _ReaderShard(shard, PartitionOffsets(tuple(ranges[shard::shards])), deadline)
+
+    def _list_partitions(self) -> list[TopicPartition]:
+        metadata = self._consumer.list_topics(timeout=_METADATA_TIMEOUT_S)
+        partitions = []
+        for topic in self._topics:
+            found = metadata.topics.get(topic)
+            if found is None or found.error is not None or not found.partitions:
+                raise ValueError(f"Kafka topic {topic!r} does not exist on {self._settings['bootstrap.servers']}")
+            partitions.extend(TopicPartition(topic, p) for p in sorted(found.partitions))
+        return partitions
+
+    def _start_offsets(self, partitions: list[TopicPartition], bounds) -> list[int]:
+        kind = self._start.kind
+        if kind == "earliest":
+            return [low for low, _ in bounds]
+        if kind == "latest":
+            return [high for _, high in bounds]
+        if kind == "committed":
+            committed = self._consumer.committed(partitions, timeout=_METADATA_TIMEOUT_S)
+            reset_to_latest = self._settings.get("auto.offset.reset") in ("latest", "largest", "end")
+            return [
+                tp.offset if tp.offset != OFFSET_INVALID else (high if reset_to_latest else low)
+                for tp, (low, high) in zip(committed, bounds)
+            ]
+        wanted = [TopicPartition(tp.topic, tp.partition, self._start.timestamp_ms) for tp in partitions]
+        found = self._consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_S)
+        # A negative offset: no record at or after that time yet, so start at the end.
+        return [tp.offset if tp.offset >= 0 else high for tp, (_, high) in zip(found, bounds)]
+
+    def _stop_offsets(self, starts: list[int], ends: list[int]) -> list[int]:
+        if self._stop_at_latest:
+            return [max(start, end) for start, end in zip(starts, ends)]
+        if self._max_records is None:
+            return [UNBOUNDED] * len(starts)
+        # Take the records already there first, then spread the rest evenly
+        # over the partitions, where the reader waits for them to arrive.
+        remaining = self._max_records
+        quotas = []
+        for start, end in zip(starts, ends):
+            quotas.append(min(max(end - start, 0), remaining))
+            remaining -= quotas[-1]
+        for i in range(remaining):
+            quotas[i % len(quotas)] += 1
+        return [start + quota for start, quota in zip(starts, quotas)]
+
+
+_RESTRICTIONS = PartitionOffsetsProvider()
+
+
+class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
+    """Reads a shard's partitions; emits KafkaRecords stamped with their event time.
+
+    Input: _ReaderShard. Output: TimestampedValue(KafkaRecord, event time).
+    The DoFn is its own watermark estimator provider, so that the configured
+    out-of-orderness reaches the estimator.
+    """
+
+    def __init__(self, settings: dict, timestamp_policy: str, max_out_of_orderness_s: float, commit: bool):
+        self._settings = settings
+        self._processing_time = timestamp_policy == "processing_time"
+        self._max_out_of_orderness = Duration(seconds=max_out_of_orderness_s)
+        self._commit = commit
+        self._records_read = Metrics.counter("ReadFromKafka", "records_read")
+        self._commits = Metrics.counter("ReadFromKafka", "offset_commits")
+
+    def initial_estimator_state(self, element, restriction):
+        return None
+
+    def create_watermark_estimator(self, estimator_state) -> PartitionWatermarkEstimator:
+        return PartitionWatermarkEstimator(self._max_out_of_orderness, estimator_state)
+
+    def process(
+        self,
+        element: _ReaderShard,
+        finalizer=beam.DoFn.BundleFinalizerParam,
+        # Beam passes these two by keyword, so they come last.
+        tracker=beam.DoFn.RestrictionParam(_RESTRICTIONS),
+        watermark=beam.DoFn.WatermarkEstimatorParam(),
+    ):
+        yield from self._read(element, tracker, watermark, finalizer, unbounded=False)
+
+    def setup(self):
+        # One consumer per shard, kept across process() calls so that its
+        # prefetched records are not thrown away at every checkpoint.
+        self._consumers: dict[int, Consumer] = {}
+        self._positions: dict[int, dict[tuple[str, int], int]] = {}
+
+    def teardown(self):
+        for consumer in self._consumers.values():
+            consumer.close()
+        self._consumers.clear()
+
+    def _consumer_for(self, shard: int, positions: dict[tuple[str, int], int]) -> Consumer:
+        """A consumer assigned to exactly these partitions at these next offsets."""
+        consumer = self._consumers.get(shard)
+        if consumer is None:
+            consumer = self._consumers[shard] = Consumer(self._settings)
+        if self._positions.get(shard) != positions:
+            consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in positions.items()])
+            self._positions[shard] = dict(positions)
+        return consumer
+
+    def _read(self, element: _ReaderShard, tracker, watermark, finalizer, unbounded: bool):
+        """Reads until the ranges end, the deadline passes, or (unbounded) a checkpoint."""
+        start = tracker.current_restriction()
+        positions = {(r.topic, r.partition): r.start for r in start.ranges if r.start < r.stop}
+        read_to = dict(positions)  # the next offset of every partition, finished or not
+        watermark.track(positions)
+        consumer = self._consumer_for(element.shard, positions)
+        call_ends = time.monotonic() + _MAX_READ_SECONDS_PER_CALL
+        last_record_at = time.monotonic()
+        while positions:
+            if element.deadline is not None and time.time() >= element.deadline:
+                tracker.try_claim(END_OF_READ)
+                positions.clear()
+                break
+            messages = consumer.consume(num_messages=_MAX_RECORDS_PER_POLL, timeout=_POLL_TIMEOUT_S)
+            for message in messages:
+                if message.error() is not None:
+                    self._raise_if_fatal(message.error())
+                    continue
+                key = (message.topic(), message.partition())
+                if key not in positions:
+                    continue  # finished meanwhile; later records are not ours
+                if not tracker.try_claim((key[0], key[1], message.offset())):
+                    self._finish(consumer, positions, key, watermark)
+                    continue
+                positions[key] = read_to[key] = message.offset() + 1
+                event_time = self._event_time(message)
+                watermark.observe_record(key, event_time)
+                self._records_read.inc()
+                yield beam.window.TimestampedValue(
+                    KafkaRecord(key[0], key[1], message.offset(), message.timestamp()[1],
+                                message.key(), message.value()),
+                    event_time,
+                )
+            if messages:
+                last_record_at = time.monotonic()
+            else:
+                self._on_quiet(consumer, tracker, watermark, positions, read_to, time.monotonic() - last_record_at)
+            if unbounded and positions and (not messages or time.monotonic() >= call_ends):
+                tracker.defer_remainder(Duration(seconds=_IDLE_RESUME_S) if not messages else None)
+                break
+        self._positions[element.shard] = dict(positions)
+        # Always register, so that the runner's finalize request finds the bundle.
+        finalizer.register(lambda: self._commit_offsets(element.shard, read_to, start))
+
+    def _finish(self, consumer: Consumer, positions, key, watermark) -> None:
+        del positions[key]
+        consumer.pause([TopicPartition(*key)])
+        watermark.finish(key)
+
+    def _on_quiet(self, consumer, tracker, watermark, positions, read_to, quiet_for_s: float) -> None:
+        """No records in the last poll: finish drained bounded partitions, idle the rest."""
+        now = Timestamp.now()
+        stops = {(r.topic, r.partition): r.stop for r in tracker.current_restriction().ranges}
+        for key, next_offset in list(positions.items()):
+            low, high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+            if high < 0:  # not fetched yet: ask the broker once
+                low, high = consumer.get_watermark_offsets(TopicPartition(*key), timeout=_METADATA_TIMEOUT_S)
+            stop = stops[key]
+            drained = stop != UNBOUNDED and high >= stop and quiet_for_s >= _BOUNDED_TAIL_GRACE_S
+            if next_offset >= stop or drained:
+                tracker.try_claim((key[0], key[1], stop))
+                read_to[key] = stop
+                self._finish(consumer, positions, key, watermark)
+            elif next_offset >= high:
+                watermark.advance_when_idle(key, now)
+
+    def _event_time(self, message) -> Timestamp:
+        kind, ts_ms = message.timestamp()
+        if self._processing_time or kind == 0 or ts_ms < 0:  # 0: TIMESTAMP_NOT_AVAILABLE
+            return Timestamp.now()
+        return Timestamp(micros=ts_ms * 1000)
+
+    @staticmethod
+    def _raise_if_fatal(error: KafkaError) -> None:
+        if error.fatal() or not error.retriable():
+            raise KafkaException(error)
+        _LOG.warning("Kafka consumer error (retrying): %s", error)
+
+    def _commit_offsets(self, shard: int, read_to: dict, start: PartitionOffsets) -> None:
+        """Commits once the runner has durably processed the bundle (at-least-once)."""
+        started_at = {(r.topic, r.partition): r.start for r in start.ranges}
+        moved = [TopicPartition(t, p, n) for (t, p), n in read_to.items() if n > started_at[(t, p)]]
+        if not self._commit or not moved:
+            return
+        consumer = self._consumers.get(shard) or Consumer(self._settings)
+        try:
+            consumer.commit(offsets=moved, asynchronous=False)
+            self._commits.inc()
+        except KafkaException as e:
+            # A later commit covers this one; a restart re-reads at most this bundle.
+            _LOG.warning("Committing Kafka offsets failed: %s", e)
+
+
+class _ReadShardUnboundedFn(_ReadShardFn):
+    """The same read, declared unbounded so that runners execute it as a stream."""
+
+    @beam.DoFn.unbounded_per_element()
+    def process(
+        self,
+        element: _ReaderShard,
+        finalizer=beam.DoFn.BundleFinalizerParam,
+        tracker=beam.DoFn.RestrictionParam(_RESTRICTIONS),
+        watermark=beam.DoFn.WatermarkEstimatorParam(),
+    ):
+        yield from self._read(element, tracker, watermark, finalizer, unbounded=True)
+
+
+class ReadFromKafka(beam.PTransform):
+    """Reads every partition of the given topics as KafkaRecords with event times.
+
+    Bounded (a batch read) when stop_at_latest or max_records is given;
+    otherwise unbounded (a stream), ending after max_read_time_s if given.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        *,
+        group_id: Optional[str] = None,
+        start: StartPosition = StartPosition("earliest"),
+        stop_at_latest: bool = False,
+        max_records: Optional[int] = None,
+        max_read_time_s: Optional[float] = None,
+        timestamp_policy: str = "create_time",
+        max_out_of_orderness_s: float = 5.0,
+        consumer_config: Optional[Mapping[str, object]] = None,
+        commit_offsets: bool = True,
+        shards: int = 1,
+    ):
+        super().__init__()
+        if timestamp_policy not in TIMESTAMP_POLICIES:
+            raise ValueError(f"timestamp_policy must be one of {TIMESTAMP_POLICIES}, got {timestamp_policy!r}")
+        if not topics:
+            raise ValueError("at least one topic is required")
+        self._settings = consumer_settings(bootstrap_servers, group_id, consumer_config or {})
+        self._topics = tuple(topics)
+        self._start = start
+        self._stop = (stop_at_latest, max_records, max_read_time_s)
+        self._bounded = stop_at_latest or max_records is not None
+        self._timestamp_policy = timestamp_policy
+        self._max_out_of_orderness_s = max_out_of_orderness_s
+        self._commit = commit_offsets and group_id is not None
+        self._shards = max(1, shards)
+
+    @property
+    def bounded(self) -> bool:
+        return self._bounded
+
+    def expand(self, pbegin):
+        read_fn = _ReadShardFn if self._bounded else _ReadShardUnboundedFn
+        resolve = _ResolvePartitionsFn(self._settings, self._topics, self._start, *self._stop, self._shards)
+        return (
+            pbegin
+            | "Impulse" >> beam.Impulse()
+            | "ResolvePartitions" >> beam.ParDo(resolve)
+            | "SpreadShards" >> beam.Reshuffle()
+            | "ReadShards" >> beam.ParDo(
+                read_fn(self._settings, self._timestamp_policy, self._max_out_of_orderness_s, self._commit))
+        )

@@ -1,0 +1,52 @@
+"""The record types that flow between the transforms."""
+
+from __future__ import annotations
+
+import base64
+from typing import NamedTuple, Optional
+
+__all__ = ["KafkaRecord", "Message", "dead_letter_row"]
+
+
+class KafkaRecord(NamedTuple):
+    """One Kafka record as read, with its coordinates.
+
+    Attributes:
+        topic: the topic it was read from.
+        partition: the partition within the topic.
+        offset: its offset within the partition.
+        timestamp_ms: the Kafka timestamp (CreateTime or LogAppendTime), ms since epoch.
+        key: the raw key bytes, or None.
+        value: the raw value bytes, or None for a tombstone.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: Optional[bytes]
+    value: Optional[bytes]
+
+
+class Message(NamedTuple):
+    """A decoded message: its text, its key as text, and where it came from."""
+
+    text: str
+    key: Optional[str]
+    topic: str
+    partition: int
+    offset: int
+
+
+def dead_letter_row(record: KafkaRecord, reason: str) -> dict:
+    """Returns the dead-letter row of DESIGN decision 6 for a record that failed."""
+    return {
+        "kind": "dead_letter",
+        "reason": reason,
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp_ms": record.timestamp_ms,
+        "key_b64": None if record.key is None else base64.b64encode(record.key).decode("ascii"),
+        "value_b64": base64.b64encode(record.value or b"").decode("ascii"),
+    }
