@@ -6,7 +6,7 @@ setuptools.setup(
     name="beam-token-counts",
     version="0.1.0",
     description="Windowed NLTK token counts from an Apache Kafka stream, on any Beam runner.",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*"]),
     install_requires=[
         "apache-beam==2.77.0",

@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     produce = commands.add_parser("produce", help="send sample text to Kafka")
     producer.add_arguments(produce)
 
+    demo = commands.add_parser("demo", help="the live demo on the local stack")
+    demo.add_argument("--duration", type=_duration, default=45.0, help="how long the pipeline runs (default 45s)")
+    demo.add_argument("--rate", type=float, default=20.0, help="messages per second (default 20)")
+
     stack = commands.add_parser("stack", help="local Kafka and Prism: up, down, status")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.add_argument("--kafka-port", type=int, default=9092)
@@ -75,7 +79,8 @@ def _prepare(args) -> tuple:
         from pipeline.stack import prism_binary
 
         prism_location = str(prism_binary(progress=lambda m: print(m, file=sys.stderr)))
-    pipeline = build_pipeline(config, pipeline_options(config, prism_location))
+    quiet = not getattr(args, "verbose", False)
+    pipeline = build_pipeline(config, pipeline_options(config, prism_location, quiet))
     return config, plan, pipeline
 
 
@@ -140,22 +145,14 @@ def _stack(args) -> int:
     return 0
 
 
-class _DropImportNoise(logging.Filter):
-    """Drops Beam's import-time note about optional Google Cloud clients."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("apitools not found")
-
-
 def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_DropImportNoise())
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
     if not verbose:
         # The job service and Prism report every step at INFO; keep the terminal for results.
-        for name in ("apache_beam", "PrismRunner"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger("apache_beam").setLevel(logging.WARNING)
+        # It announces every start and stop of the Prism process at WARNING.
+        logging.getLogger("apache_beam.utils.subprocess_server").setLevel(logging.ERROR)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -169,6 +166,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _run(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "demo":
+            from pipeline.demo import run_demo
+
+            return run_demo(args.duration, args.rate)
         if args.command == "produce":
             from pipeline import producer
 
@@ -177,3 +178,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ConfigError, MissingNltkData, StackError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:
+        # A failed job: the runner has logged the worker's traceback already.
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: the pipeline failed: {first_line}", file=sys.stderr)
+        return 1

@@ -18,7 +18,7 @@ from transforms.windowing import WindowTokens
 __all__ = ["build_pipeline", "count_tokens", "read_source", "pipeline_options"]
 
 
-def pipeline_options(config: RunConfig, prism_location: Optional[str] = None) -> PipelineOptions:
+def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, quiet: bool = False) -> PipelineOptions:
     """Beam options from the config's `options`, plus what the config implies."""
     options = dict(config.options)
     options["runner"] = config.runner
@@ -26,6 +26,8 @@ def pipeline_options(config: RunConfig, prism_location: Optional[str] = None) ->
         options.setdefault("streaming", True)
     if prism_location and config.runner in ("DirectRunner", "PrismRunner"):
         options.setdefault("prism_location", prism_location)
+    if quiet and config.runner in ("DirectRunner", "PrismRunner"):
+        options.setdefault("prism_log_level", "warn")
     return PipelineOptions.from_dictionary(options)
 
 

@@ -56,3 +56,42 @@ def fresh_topic(kafka_broker: KafkaBroker) -> Callable[..., str]:
 def prism_location() -> str:
     """Path of the Prism binary built for the installed apache-beam (built on first use)."""
     return str(prism_binary())
+
+
+@pytest.fixture(scope="session")
+def nltk_data_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real nltk_data directory with an English punkt_tab model trained here.
+
+    The model is trained with NLTK's own Punkt trainer on the sample text plus
+    abbreviation-rich sentences, and saved in the punkt_tab layout that
+    `nltk.word_tokenize` loads, so the real loading code runs without a download.
+    """
+    from nltk.tabdata import TabEncoder
+    from nltk.tokenize.punkt import PunktTrainer
+
+    from pipeline.sample_text import SAMPLE_LINES
+
+    trainer = PunktTrainer()
+    trainer.INCLUDE_ALL_COLLOCS = True
+    abbreviations = "Dr. Smith met Mr. Jones at 5 p.m. on Main St. near the U.S. border. " * 20
+    trainer.train(" ".join(SAMPLE_LINES) + " " + abbreviations, finalize=True)
+    params = trainer.get_params()
+    root = tmp_path_factory.mktemp("nltk_data")
+    model = root / "tokenizers" / "punkt_tab" / "english"
+    model.mkdir(parents=True)
+    encoder = TabEncoder()
+    (model / "collocations.tab").write_text(encoder.tups2tab(params.collocations), encoding="utf-8")
+    (model / "sent_starters.txt").write_text(encoder.set2txt(params.sent_starters), encoding="utf-8")
+    (model / "abbrev_types.txt").write_text(encoder.set2txt(params.abbrev_types), encoding="utf-8")
+    (model / "ortho_context.tab").write_text(encoder.ivdict2tab(params.ortho_context), encoding="utf-8")
+    return str(root)
+
+
+@pytest.fixture
+def use_nltk_data(nltk_data_dir: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Makes this process and the processes it starts find the test's nltk_data."""
+    import nltk
+
+    monkeypatch.setenv("NLTK_DATA", nltk_data_dir)
+    monkeypatch.setattr(nltk.data, "path", [nltk_data_dir, *nltk.data.path])
+    return nltk_data_dir

@@ -32,7 +32,10 @@ class _DecodeFn(beam.DoFn):
             yield self._dead_letter(record, f"invalid {self._encoding}: {e.reason} at byte {e.start}")
             return
         except json.JSONDecodeError as e:
-            yield self._dead_letter(record, f"invalid JSON: {e.msg} at position {e.pos}")
+            yield self._dead_letter(record, f"invalid JSON: {e}")
+            return
+        except RecursionError:
+            yield self._dead_letter(record, "invalid JSON: nested too deeply")
             return
         except ValueError as e:
             yield self._dead_letter(record, str(e))
@@ -56,6 +59,10 @@ class _DecodeFn(beam.DoFn):
         field = document.get(self._text_field)
         if not isinstance(field, str):
             raise ValueError(f"JSON object has no string field {self._text_field!r}")
+        try:
+            field.encode("utf-8")  # json.loads accepts a lone "\ud800" escape; no Beam coder can carry it
+        except UnicodeEncodeError as e:
+            raise ValueError(f"JSON field {self._text_field!r} has an unpaired surrogate at character {e.start}") from None
         return field
 
 

@@ -111,6 +111,10 @@ class PartitionOffsetsTracker(RestrictionTracker):
     def current_progress(self) -> RestrictionProgress:
         done = sum(self._next[k] - self._starts[k] for k in self._starts)
         remaining = sum(self._stops[k] - n for k, n in self._next.items() if self._stops[k] != UNBOUNDED)
+        if not self.is_bounded() and self.unfinished():
+            remaining += 1  # an unknown backlog; never 0/0, which runners turn into NaN
+        if done + remaining == 0:
+            return RestrictionProgress(fraction=1.0)
         return RestrictionProgress(completed=done, remaining=remaining)
 
     def is_bounded(self) -> bool:

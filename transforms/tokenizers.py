@@ -50,7 +50,7 @@ def _sentence_splitter(language: str, punkt: str) -> Callable[[str], list]:
     except LookupError:
         raise MissingNltkData(
             f"NLTK resource punkt_tab ({language}) is not installed in {nltk.data.path}: "
-            "install it with `python -m pipeline nltk-data download punkt_tab` "
+            "install it with `python -m nltk.downloader punkt_tab` "
             "or set tokenize.punkt: untrained"
         ) from None
 
