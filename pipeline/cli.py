@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import re
 import sys
 import time
 from typing import Optional, Sequence
@@ -105,8 +106,10 @@ def _executing_runner(config: RunConfig, result) -> str:
 
 def _run(args) -> int:
     from pipeline.metrics_report import report
+    from pipeline.preflight import check_kafka_source
 
     config, plan, pipeline = _prepare(args)
+    check_kafka_source(config)
     print(plan.describe(), file=sys.stderr)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -155,6 +158,13 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger("apache_beam.utils.subprocess_server").setLevel(logging.ERROR)
 
 
+def _root_cause(text: str) -> str:
+    """The most telling line of a failed job's message: the last 'SomeError: ...' line."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
+    return (errors or lines or ["unknown error"])[-1][:500]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.verbose)
@@ -180,6 +190,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except RuntimeError as e:
         # A failed job: the runner has logged the worker's traceback already.
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"error: the pipeline failed: {first_line}", file=sys.stderr)
+        print(f"error: the pipeline failed: {_root_cause(str(e))}", file=sys.stderr)
         return 1

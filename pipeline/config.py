@@ -11,7 +11,7 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -35,7 +35,8 @@ RUNNERS = ("DirectRunner", "PrismRunner", "FlinkRunner", "DataflowRunner")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-_SECRET_KEY = re.compile(r"password|secret|token|credential|private|key\.pem|ssl\.key", re.I)
+# Client settings that hold secrets: sasl.password, ssl.key.password, sasl.oauthbearer.client.secret, ...
+_SECRET_KEY = re.compile(r"password|secret|(^|[._])token($|[._])|credential|private|key\.pem|ssl\.key", re.I)
 
 
 class ConfigError(ValueError):
@@ -203,6 +204,7 @@ class TriggerConfig:
 class CountConfig:
     top_k: int = 10
     emit_counts: bool = True
+    by_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,7 @@ class RunConfig:
     count: CountConfig = CountConfig()
     sink: SinkConfig = SinkConfig()
     dead_letter: SinkConfig = SinkConfig(type="log")
+    late_records: SinkConfig = SinkConfig(type="log")
 
     def redacted(self) -> dict:
         """The config as a dict with secret values replaced, safe to print."""
@@ -240,7 +243,7 @@ class RunConfig:
 
 def _parse_start(section: _Section) -> tuple[str, Optional[int]]:
     value = section.raw("start", "earliest")
-    if isinstance(value, datetime):  # YAML reads an unquoted timestamp as a datetime
+    if isinstance(value, (datetime, date)):  # YAML reads an unquoted time or date as one
         value = value.isoformat()
     if not isinstance(value, str):
         raise section.error("start", f"expected earliest, latest, committed or an ISO-8601 time, got {value!r}")
@@ -410,7 +413,8 @@ def _parse_trigger(section: _Section, window: WindowConfig) -> TriggerConfig:
 
 
 def _parse_count(section: _Section) -> CountConfig:
-    count = CountConfig(top_k=section.take("top_k", int, 10), emit_counts=section.take("emit_counts", bool, True))
+    count = CountConfig(top_k=section.take("top_k", int, 10), emit_counts=section.take("emit_counts", bool, True),
+                        by_key=section.take("by_key", bool, False))
     section.finish()
     if count.top_k < 1:
         raise section.error("top_k", f"must be at least 1, got {count.top_k}")
@@ -509,6 +513,7 @@ def parse_config(data: Mapping, source: str) -> RunConfig:
         count=_parse_count(top.section("count")),
         sink=_parse_sink(top.section("sink"), "stdout"),
         dead_letter=_parse_sink(top.section("dead_letter"), "log"),
+        late_records=_parse_sink(top.section("late_records"), "log"),
     )
     top.finish()
     return config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -11,11 +11,12 @@ from pipeline.config import RunConfig, SinkConfig
 from transforms.counting import CountTokens
 from transforms.decode import DecodeMessages
 from transforms.kafka_read import ReadFromKafka, StartPosition
+from transforms.lateness import SplitLateMessages
 from transforms.sinks import WriteRows
 from transforms.tokenize import TokenizeText
 from transforms.windowing import WindowTokens
 
-__all__ = ["build_pipeline", "count_tokens", "read_source", "pipeline_options"]
+__all__ = ["JobOutputs", "build_pipeline", "count_tokens", "read_source", "pipeline_options"]
 
 
 def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, quiet: bool = False) -> PipelineOptions:
@@ -50,25 +51,36 @@ def read_source(pipeline: beam.Pipeline, config: RunConfig):
     )
 
 
-def count_tokens(records, config: RunConfig):
-    """KafkaRecords -> (output rows, dead-letter rows), as the config describes."""
+class JobOutputs(NamedTuple):
+    """The three outputs of the job: result rows, dead letters and late records."""
+
+    rows: beam.PCollection
+    dead_letters: beam.PCollection
+    late_records: beam.PCollection
+
+
+def count_tokens(records, config: RunConfig) -> JobOutputs:
+    """KafkaRecords -> result rows, dead-letter rows and late-record rows, as the config describes."""
     decoded = records | "DecodeMessages" >> DecodeMessages(
         config.format.type, config.format.text_field, config.format.encoding)
+    window, trigger = config.window, config.trigger
+    split = decoded.messages | "SplitLateMessages" >> SplitLateMessages(
+        window.type, size_s=window.size_s, period_s=window.period_s, gap_s=window.gap_s,
+        offset_s=window.offset_s, allowed_lateness_s=trigger.allowed_lateness_s)
     tokenize = config.tokenize
-    tokenized = decoded.messages | "TokenizeText" >> TokenizeText(
+    tokenized = split.on_time | "TokenizeText" >> TokenizeText(
         tokenize.tokenizer, lowercase=tokenize.lowercase, drop_punctuation=tokenize.drop_punctuation,
         **tokenize.tokenizer_options())
-    window, trigger = config.window, config.trigger
     rows = (
         tokenized.tokens
         | "WindowTokens" >> WindowTokens(
             window.type, size_s=window.size_s, period_s=window.period_s, gap_s=window.gap_s,
             offset_s=window.offset_s, early=trigger.early, late=trigger.late, repeat=trigger.repeat,
             allowed_lateness_s=trigger.allowed_lateness_s, accumulating=trigger.accumulation == "accumulating")
-        | "CountTokens" >> CountTokens(config.count.top_k, config.count.emit_counts)
+        | "CountTokens" >> CountTokens(config.count.top_k, config.count.emit_counts, config.count.by_key)
     )
     dead_letters = (decoded.dead_letter, tokenized.dead_letter) | "CollectDeadLetters" >> beam.Flatten()
-    return rows, dead_letters
+    return JobOutputs(rows, dead_letters, split.late)
 
 
 def _write(sink: SinkConfig, bootstrap_servers: str) -> WriteRows:
@@ -79,7 +91,9 @@ def _write(sink: SinkConfig, bootstrap_servers: str) -> WriteRows:
 def build_pipeline(config: RunConfig, options: PipelineOptions) -> beam.Pipeline:
     """The whole job as one Beam pipeline, not yet run."""
     pipeline = beam.Pipeline(options=options)
-    rows, dead_letters = count_tokens(read_source(pipeline, config), config)
-    rows | "WriteResults" >> _write(config.sink, config.source.bootstrap_servers)
-    dead_letters | "WriteDeadLetters" >> _write(config.dead_letter, config.source.bootstrap_servers)
+    outputs = count_tokens(read_source(pipeline, config), config)
+    bootstrap = config.source.bootstrap_servers
+    outputs.rows | "WriteResults" >> _write(config.sink, bootstrap)
+    outputs.dead_letters | "WriteDeadLetters" >> _write(config.dead_letter, bootstrap)
+    outputs.late_records | "WriteLateRecords" >> _write(config.late_records, bootstrap)
     return pipeline

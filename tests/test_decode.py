@@ -54,7 +54,8 @@ def test_json_messages_take_the_text_field():
     records = [_record(0, b'{"body": "Hello there", "ts": 5}'), _record(1, '{"body": "\\u00e9t\\u00e9"}'.encode())]
     with _pipeline() as p:
         out = p | beam.Create(records) | DecodeMessages("json", text_field="body")
-        assert_that(out.messages, equal_to([Message("Hello there", None, "t", 2, 0), Message("été", None, "t", 2, 1)]))
+        assert_that(out.messages, equal_to([
+            Message("Hello there", None, "t", 2, 0), Message("été", None, "t", 2, 1)]))
         assert_that(out.dead_letter, equal_to([]), label="NoDeadLetters")
 
 

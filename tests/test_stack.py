@@ -327,3 +327,14 @@ class TestPrism:
             process.terminate()
             _, stderr = process.communicate(timeout=30)
         assert "Serving JobManagement" in stderr
+
+
+def test_beam_finds_the_built_prism_without_a_download(prism_location):
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.portability.prism_runner import PrismJobServer
+
+    server = PrismJobServer(PipelineOptions())
+    # Beam's own lookup: its cache, else a download.
+    resolved = server.local_bin(server.path_to_binary(), bin_cache=PrismJobServer.BIN_CACHE)
+    assert Path(resolved).name.startswith("apache_beam-v2.77.0-prism-")
+    assert Path(resolved).read_bytes() == Path(prism_location).read_bytes()

@@ -126,9 +126,11 @@ def test_other_tokenizers_equal_their_nltk_classes(name, options, tokenizer):
 
 def test_hard_inputs_do_not_crash(no_nltk_data):
     huge = "x" * 200_000
-    texts = ["", " \n\t ", "a\x00b\x07c\x1b[31m", "I ❤️ Python 🐍🎉!", "שלום עולם. مرحبا بالعالم!", huge]
+    texts = ["", " \n\t ", "a\x00b\x07c\x1b[31m", "I ❤️ Python 🐍🎉!",
+             "שלום עולם. مرحبا بالعالم!", huge]
     _assert_tokens(texts, [
-        [], [], ["a\x00b\x07c\x1b", "31m"], ["i", "❤️", "python", "🐍🎉"], ["שלום", "עולם", "مرحبا", "بالعالم"], [huge],
+        [], [], ["a\x00b\x07c\x1b", "31m"], ["i", "❤️", "python", "🐍🎉"],
+        ["שלום", "עולם", "مرحبا", "بالعالم"], [huge],
     ], "word")
 
 

@@ -101,24 +101,46 @@ class _PaneRowsFn(beam.DoFn):
                 yield {"kind": "count", **fields, "token": token, "count": n}
 
 
+class _KeyCountRowsFn(beam.DoFn):
+    """(message key, WindowCounts) of one pane -> one key_count row per token."""
+
+    def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
+        key, pane_counts = keyed_counts
+        fields = pane_fields(window, pane)
+        for token, n in sorted(pane_counts.counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            yield {"kind": "key_count", **fields, "key": key, "token": token, "count": n}
+
+
 class CountTokens(beam.PTransform):
     """Windowed TokenizedMessages -> output rows (summary, top, count) per pane.
 
     Args:
         top_k: how many tokens the top row lists.
         emit_counts: also emit one count row per token (the full counts).
+        by_key: also emit key_count rows: token counts per Kafka message key.
     """
 
-    def __init__(self, top_k: int = 10, emit_counts: bool = True, label: Optional[str] = None):
+    def __init__(self, top_k: int = 10, emit_counts: bool = True, by_key: bool = False,
+                 label: Optional[str] = None):
         super().__init__(label)
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         self._top_k = top_k
         self._emit_counts = emit_counts
+        self._by_key = by_key
 
     def expand(self, messages):
-        return (
+        rows = (
             messages
             | "MergeCounts" >> beam.CombineGlobally(MergeCountsFn()).without_defaults()
             | "PaneRows" >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts))
         )
+        if not self._by_key:
+            return rows
+        key_rows = (
+            messages
+            | "KeyByMessageKey" >> beam.Map(lambda message: (message.key, message))
+            | "MergeCountsPerKey" >> beam.CombinePerKey(MergeCountsFn())
+            | "KeyCountRows" >> beam.ParDo(_KeyCountRowsFn())
+        )
+        return (rows, key_rows) | "AllRows" >> beam.Flatten()

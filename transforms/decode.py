@@ -41,7 +41,7 @@ class _DecodeFn(beam.DoFn):
             yield self._dead_letter(record, str(e))
             return
         self._decoded.inc()
-        yield Message(text, key, record.topic, record.partition, record.offset)
+        yield Message(text, key, record.topic, record.partition, record.offset, record.watermark_ms)
 
     def _dead_letter(self, record: KafkaRecord, reason: str) -> beam.pvalue.TaggedOutput:
         self._dead_letters.inc()
@@ -62,7 +62,8 @@ class _DecodeFn(beam.DoFn):
         try:
             field.encode("utf-8")  # json.loads accepts a lone "\ud800" escape; no Beam coder can carry it
         except UnicodeEncodeError as e:
-            raise ValueError(f"JSON field {self._text_field!r} has an unpaired surrogate at character {e.start}") from None
+            raise ValueError(
+                f"JSON field {self._text_field!r} has an unpaired surrogate at character {e.start}") from None
         return field
 
 

@@ -230,6 +230,8 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                 positions.clear()
                 break
             messages = consumer.consume(num_messages=_MAX_RECORDS_PER_POLL, timeout=_POLL_TIMEOUT_S)
+            # The watermark before this batch: downstream windows cannot have closed past it.
+            watermark_ms = watermark.current_watermark().micros // 1000
             for message in messages:
                 if message.error() is not None:
                     self._raise_if_fatal(message.error())
@@ -246,7 +248,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                 self._records_read.inc()
                 yield beam.window.TimestampedValue(
                     KafkaRecord(key[0], key[1], message.offset(), message.timestamp()[1],
-                                message.key(), message.value()),
+                                message.key(), message.value(), watermark_ms),
                     event_time,
                 )
             if messages:

@@ -18,6 +18,8 @@ class KafkaRecord(NamedTuple):
         timestamp_ms: the Kafka timestamp (CreateTime or LogAppendTime), ms since epoch.
         key: the raw key bytes, or None.
         value: the raw value bytes, or None for a tombstone.
+        watermark_ms: the reader's watermark when the record was read (ms), or
+            None; a record behind it may belong to windows that have closed.
     """
 
     topic: str
@@ -26,6 +28,7 @@ class KafkaRecord(NamedTuple):
     timestamp_ms: int
     key: Optional[bytes]
     value: Optional[bytes]
+    watermark_ms: Optional[int] = None
 
 
 class Message(NamedTuple):
@@ -36,6 +39,7 @@ class Message(NamedTuple):
     topic: str
     partition: int
     offset: int
+    watermark_ms: Optional[int] = None
 
 
 def dead_letter_row(record: KafkaRecord, reason: str) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import apache_beam as beam
@@ -31,7 +32,9 @@ def _firing(spec) -> Optional[triggers.TriggerFn]:
         return None
     if isinstance(spec, tuple) and spec[0] == "every_n":
         return triggers.AfterCount(spec[1])
-    return triggers.AfterProcessingTime(spec)
+    # Beam Python's AfterProcessingTime only translates whole seconds (a float delay fails to
+    # build the pipeline proto), so a fractional delay is rounded up.
+    return triggers.AfterProcessingTime(math.ceil(spec))
 
 
 class WindowTokens(beam.PTransform):

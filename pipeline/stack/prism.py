@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,6 +64,7 @@ def prism_binary(progress: Callable[[str], object] = print) -> Path:
     target = prism_path(version)
     with exclusive_lock(target.parent / ".lock"):
         if target.is_file() and os.access(target, os.X_OK):
+            _register_with_beam(target, version)
             return target
         go = shutil.which("go")
         if go is None:
@@ -71,6 +74,7 @@ def prism_binary(progress: Callable[[str], object] = print) -> Path:
             )
         progress(f"Building Prism {version} with go install (first run only)...")
         _build(go, _go_tag(version), target)
+        _register_with_beam(target, version)
         return target
 
 
@@ -115,3 +119,30 @@ def _build(go: str, tag: str, target: Path) -> None:
                 f"{summarize_output(output)} (full log: {log_path})"
             )
         os.replace(built, target)
+
+
+def _beam_release_name(version: str) -> str:
+    """The name Beam gives the Prism release asset of this version on this platform."""
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower(), platform.machine().lower())
+    return f"apache_beam-v{version.split('rc')[0]}-prism-{platform.system().lower()}-{arch}"
+
+
+def _register_with_beam(binary: Path, version: str) -> None:
+    """Puts the built binary where Beam's PrismRunner looks before it downloads one.
+
+    Beam resolves Prism to a release asset and reuses a cached copy of it; with
+    the built binary cached under that name, `TestPipeline()` and a plain
+    DirectRunner find Prism without `prism_location` and without a download.
+    """
+    cache = Path(os.path.expanduser("~/.apache_beam/cache/prism/bin"))
+    name = _beam_release_name(version)
+    unpacked = cache / name
+    if unpacked.is_file() and (cache / f"{name}.zip").is_file():
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cache, suffix=".zip", delete=False) as staged:
+        with zipfile.ZipFile(staged, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.write(binary, arcname=name)
+    shutil.copy2(binary, unpacked)
+    os.replace(staged.name, cache / f"{name}.zip")

@@ -1,0 +1,77 @@
+"""Unit tests of transforms/sinks.py: WriteRows to a JSON-lines file and stdout, and format_pane_table."""
+
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing import test_pipeline
+
+from transforms.sinks import WriteRows, format_pane_table
+
+PANE = {"window_start": "2023-11-14T22:13:00.000Z", "window_end": "2023-11-14T22:14:00.000Z",
+        "pane_timing": "ON_TIME", "pane_index": 0, "pane_is_last": False}
+TOP = {"kind": "top", **PANE, "top": [["streaming", 12], ["é", 3]]}
+SUMMARY = {"kind": "summary", **PANE, "messages": 3, "tokens": 6, "distinct_tokens": 4}
+COUNT = {"kind": "count", **PANE, "token": "é", "count": 3}
+DEAD = {"kind": "dead_letter", "reason": "null value (tombstone)", "topic": "t", "partition": 2, "offset": 7,
+        "timestamp_ms": 1007, "key_b64": None, "value_b64": ""}
+
+
+def _pipeline() -> test_pipeline.TestPipeline:
+    # The default DirectRunner first tries to fetch a Prism binary; FnApiRunner is in-process and fast.
+    return test_pipeline.TestPipeline(runner="FnApiRunner")
+
+
+def test_jsonl_sink_appends_one_compact_json_object_per_line(tmp_path):
+    path = tmp_path / "out" / "rows.jsonl"
+    path.parent.mkdir()
+    path.write_text('{"kind":"earlier run"}\n', encoding="utf-8")
+    with _pipeline() as p:
+        _ = p | beam.Create([COUNT, DEAD]) | WriteRows("jsonl", path=str(path))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == '{"kind":"earlier run"}'
+    assert sorted(lines[1:]) == [
+        '{"kind":"count","window_start":"2023-11-14T22:13:00.000Z","window_end":"2023-11-14T22:14:00.000Z",'
+        '"pane_timing":"ON_TIME","pane_index":0,"pane_is_last":false,"token":"é","count":3}',
+        '{"kind":"dead_letter","reason":"null value (tombstone)","topic":"t","partition":2,"offset":7,'
+        '"timestamp_ms":1007,"key_b64":null,"value_b64":""}',
+    ]
+    assert sorted(map(json.loads, lines[1:]), key=lambda row: row["kind"]) == [COUNT, DEAD]
+
+
+def test_jsonl_sink_creates_missing_directories(tmp_path):
+    path = tmp_path / "a" / "b" / "rows.jsonl"
+    with _pipeline() as p:
+        _ = p | beam.Create([SUMMARY]) | WriteRows("jsonl", path=str(path))
+    assert [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] == [SUMMARY]
+
+
+def test_stdout_sink_prints_pane_tables_and_skips_count_rows(capsys):
+    with _pipeline() as p:
+        _ = p | beam.Create([TOP, COUNT]) | WriteRows("stdout")
+    assert capsys.readouterr().out == format_pane_table(TOP) + "\n"
+
+
+def test_format_pane_table_rows():
+    assert format_pane_table(TOP) == (
+        "2023-11-14T22:13:00.000Z .. 2023-11-14T22:14:00.000Z  ON_TIME pane 0\n"
+        "  streaming       12\n"
+        "  é                3")
+    global_top = {**TOP, "window_start": None, "window_end": None, "pane_timing": "EARLY", "pane_index": 4, "top": []}
+    assert format_pane_table(global_top) == "global window  EARLY pane 4"
+    assert format_pane_table(SUMMARY) == (
+        "2023-11-14T22:13:00.000Z  ON_TIME pane 0: 3 messages, 6 tokens, 4 distinct")
+    assert format_pane_table({**SUMMARY, "window_start": None}).startswith("global  ON_TIME pane 0: ")
+    assert format_pane_table(DEAD) == "dead_letter: t-2@7: null value (tombstone)"
+    assert format_pane_table(COUNT) is None
+
+
+def test_bad_sink_settings_fail_at_construction():
+    with pytest.raises(ValueError, match="^the jsonl sink needs a path$"):
+        WriteRows("jsonl")
+    with pytest.raises(ValueError, match="^the kafka sink needs a topic$"):
+        WriteRows("kafka")
+    with pytest.raises(ValueError, match="^unknown sink 'file'; choose one of stdout, jsonl, kafka, log$"):
+        WriteRows("file")

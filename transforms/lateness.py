@@ -1,0 +1,88 @@
+"""SplitLateMessages: set aside, visibly, the messages whose windows have closed.
+
+Beam drops an element whose window ended more than the allowed lateness before
+the watermark, without a trace. The reader stamps each record with its
+watermark when it was read; a message whose latest window (plus the allowed
+lateness) ended at or before that watermark would be dropped, so it leaves here
+as a `late_record` row and a counter instead. Every other message reaches the
+windows with a watermark that has not passed them, so Beam keeps it.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.records import Message
+
+__all__ = ["SplitLateMessages", "LATE", "latest_window_end_us"]
+
+LATE = "late"
+
+
+def latest_window_end_us(kind: str, timestamp_us: int, size_s: float = 0, period_s: Optional[float] = None,
+                         gap_s: Optional[float] = None, offset_s: float = 0) -> Optional[int]:
+    """The end of the last window an element at this time belongs to; None: it never closes."""
+    if kind == "global":
+        return None
+    if kind == "session":
+        return timestamp_us + int(gap_s * 1e6)
+    step_us = int((period_s if kind == "sliding" else size_s) * 1e6)
+    offset_us = int(offset_s * 1e6)
+    last_start = timestamp_us - (timestamp_us - offset_us) % step_us
+    return last_start + int(size_s * 1e6)
+
+
+def _iso(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+class _SplitLateFn(beam.DoFn):
+    """Message -> Message (on time), or a late_record row when its windows have closed."""
+
+    def __init__(self, window: dict, allowed_lateness_s: float):
+        self._window = window
+        self._lateness_us = int(allowed_lateness_s * 1e6)
+        self._late = Metrics.counter("SplitLateMessages", "late_records")
+
+    def process(self, message: Message, timestamp=beam.DoFn.TimestampParam):
+        end_us = latest_window_end_us(timestamp_us=timestamp.micros, **self._window)
+        if end_us is None or message.watermark_ms is None:
+            yield message
+            return
+        watermark_us = message.watermark_ms * 1000
+        if end_us + self._lateness_us > watermark_us:
+            yield message
+            return
+        self._late.inc()
+        yield beam.pvalue.TaggedOutput(LATE, {
+            "kind": "late_record",
+            "reason": (f"window ending {_iso(end_us)} closed: the watermark was {_iso(watermark_us)}, "
+                       f"past its end plus {self._lateness_us / 1e6:g}s allowed lateness"),
+            "topic": message.topic, "partition": message.partition, "offset": message.offset,
+            "event_time": _iso(timestamp.micros), "key": message.key,
+            "value_b64": base64.b64encode(message.text.encode("utf-8")).decode("ascii"),
+        })
+
+
+class SplitLateMessages(beam.PTransform):
+    """Messages -> (on-time Messages, `late` rows), for the given windows and lateness.
+
+    Args:
+        kind, size_s, period_s, gap_s, offset_s: the windows, as in WindowTokens.
+        allowed_lateness_s: as in WindowTokens.
+    """
+
+    def __init__(self, kind: str = "fixed", *, size_s: float = 60, period_s: Optional[float] = None,
+                 gap_s: Optional[float] = None, offset_s: float = 0, allowed_lateness_s: float = 0):
+        super().__init__()
+        window = {"kind": kind, "size_s": size_s, "period_s": period_s, "gap_s": gap_s, "offset_s": offset_s}
+        self._fn = _SplitLateFn(window, allowed_lateness_s)
+
+    def expand(self, messages):
+        return messages | "SplitLate" >> beam.ParDo(self._fn).with_outputs(LATE, main="on_time")
