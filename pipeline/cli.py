@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=_duration, default=45.0, help="how long the pipeline runs (default 45s)")
     demo.add_argument("--rate", type=float, default=20.0, help="messages per second (default 20)")
 
+    from pipeline import nltk_data
+
+    nltk = commands.add_parser("nltk-data", help="NLTK data: status, download")
+    nltk_data.add_arguments(nltk)
+
     stack = commands.add_parser("stack", help="local Kafka and Prism: up, down, status")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.add_argument("--kafka-port", type=int, default=9092)
@@ -180,6 +185,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from pipeline.demo import run_demo
 
             return run_demo(args.duration, args.rate)
+        if args.command == "nltk-data":
+            from pipeline import nltk_data
+
+            return nltk_data.run(args)
         if args.command == "produce":
             from pipeline import producer
 

@@ -173,13 +173,35 @@ class TokenizeConfig:
     punkt: str = "auto"
     preserve_line: bool = False
     pattern: Optional[str] = None
+    gaps: bool = False
     strip_handles: bool = False
     reduce_len: bool = False
+    casefold: bool = False
+    nfkc: bool = False
+    drop_numbers: bool = False
+    min_length: int = 1
+    stopwords: Any = None  # None, an NLTK stopwords list name, "file:PATH" or a tuple of words
+    stem: Optional[str] = None
+    stem_language: Optional[str] = None  # None: language
+    lemmatize: Optional[str] = None
+    lemma_pos: str = "n"
+    ngrams: int = 1
+    nltk_data: str = "ship"
+    nltk_data_path: tuple = ()
 
     def tokenizer_options(self) -> dict:
         """The keyword arguments of transforms.tokenizers.make_tokenizer."""
         return {"language": self.language, "punkt": self.punkt, "preserve_line": self.preserve_line,
-                "pattern": self.pattern, "strip_handles": self.strip_handles, "reduce_len": self.reduce_len}
+                "pattern": self.pattern, "gaps": self.gaps, "strip_handles": self.strip_handles,
+                "reduce_len": self.reduce_len}
+
+    def transform_options(self) -> dict:
+        """The keyword arguments of transforms.tokenize.TokenizeText after the tokenizer name."""
+        return {**self.tokenizer_options(), "lowercase": self.lowercase, "casefold": self.casefold,
+                "nfkc": self.nfkc, "drop_punctuation": self.drop_punctuation, "drop_numbers": self.drop_numbers,
+                "min_length": self.min_length, "stopwords": self.stopwords, "stem": self.stem,
+                "stem_language": self.stem_language, "lemmatize": self.lemmatize, "lemma_pos": self.lemma_pos,
+                "ngrams": self.ngrams, "nltk_data": self.nltk_data, "nltk_data_path": self.nltk_data_path}
 
 
 @dataclass(frozen=True)
@@ -326,6 +348,10 @@ def _parse_format(section: _Section) -> FormatConfig:
 
 
 def _parse_tokenize(section: _Section) -> TokenizeConfig:
+    from transforms.nltk_resources import NLTK_DATA_MODES
+    from transforms.normalize import LEMMA_POS, LEMMATIZERS, STEMMERS
+    from transforms.tokenizers import validate_pattern
+
     tokenize = TokenizeConfig(
         tokenizer=section.take("tokenizer", str, "word", choices=TOKENIZERS),
         lowercase=section.take("lowercase", bool, True),
@@ -334,18 +360,84 @@ def _parse_tokenize(section: _Section) -> TokenizeConfig:
         punkt=section.take("punkt", str, "auto", choices=PUNKT_MODES),
         preserve_line=section.take("preserve_line", bool, False),
         pattern=section.take("pattern", str),
+        gaps=section.take("gaps", bool, False),
         strip_handles=section.take("strip_handles", bool, False),
         reduce_len=section.take("reduce_len", bool, False),
+        casefold=section.take("casefold", bool, False),
+        nfkc=section.take("nfkc", bool, False),
+        drop_numbers=section.take("drop_numbers", bool, False),
+        min_length=section.take("min_length", int, 1),
+        stopwords=_tokenize_stopwords(section),
+        stem=section.take("stem", str, choices=STEMMERS),
+        stem_language=section.take("stem_language", str),
+        lemmatize=section.take("lemmatize", str, choices=LEMMATIZERS),
+        lemma_pos=section.take("lemma_pos", str, "n", choices=LEMMA_POS),
+        ngrams=section.take("ngrams", int, 1),
+        nltk_data=section.take("nltk_data", str, "ship", choices=NLTK_DATA_MODES),
+        nltk_data_path=_tokenize_paths(section, "nltk_data_path"),
     )
     section.finish()
+    _check_tokenize(section, tokenize, validate_pattern)
+    return tokenize
+
+
+def _tokenize_stopwords(section: _Section):
+    value = section.raw("stopwords", None)
+    if value is None or (isinstance(value, str) and value and not value.startswith("file:")):
+        return value
+    if isinstance(value, str):
+        path = Path(value[len("file:"):]).expanduser()
+        if not value or not path.is_file():
+            raise section.error("stopwords", f"no such file: {str(path)!r}" if value else "must not be empty")
+        return value
+    if not isinstance(value, list) or not all(isinstance(word, str) and word for word in value):
+        raise section.error("stopwords", f"expected an NLTK list name (english), file:PATH or a list of words, got {value!r}")
+    return tuple(value)
+
+
+def _tokenize_paths(section: _Section, key: str) -> tuple:
+    value = section.raw(key, None)
+    if value is None:
+        return ()
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
+        raise section.error(key, f"expected a directory or a list of directories, got {value!r}")
+    return tuple(paths)
+
+
+_LANGUAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+def _check_tokenize(section: _Section, tokenize: TokenizeConfig, validate_pattern) -> None:
+    """Checks the combinations of tokenize keys."""
+    from nltk.stem import SnowballStemmer
+
+    only_for = {"pattern": ("regexp", tokenize.pattern), "gaps": ("regexp", tokenize.gaps),
+                "strip_handles": ("tweet", tokenize.strip_handles), "reduce_len": ("tweet", tokenize.reduce_len),
+                "preserve_line": ("word", tokenize.preserve_line)}
+    for key, (tokenizer, value) in only_for.items():
+        if value and tokenize.tokenizer != tokenizer:
+            raise section.error(key, f"only the {tokenizer} tokenizer takes {key} (tokenizer is {tokenize.tokenizer})")
     if tokenize.tokenizer == "regexp":
         if not tokenize.pattern:
             raise section.error("pattern", "the regexp tokenizer needs a pattern")
         try:
-            re.compile(tokenize.pattern)
-        except re.error as e:
-            raise section.error("pattern", f"invalid regular expression: {e}") from None
-    return tokenize
+            validate_pattern(tokenize.pattern)
+        except ValueError as e:
+            raise section.error("pattern", str(e)) from None
+    if not _LANGUAGE_NAME.match(tokenize.language):
+        raise section.error("language", f"expected a language name such as english, got {tokenize.language!r}")
+    if tokenize.min_length < 1:
+        raise section.error("min_length", f"must be at least 1, got {tokenize.min_length}")
+    if not 1 <= tokenize.ngrams <= 10:
+        raise section.error("ngrams", f"must be between 1 and 10, got {tokenize.ngrams}")
+    if tokenize.stem and tokenize.lemmatize:
+        raise section.error("lemmatize", "choose stem or lemmatize, not both")
+    stem_language = tokenize.stem_language or tokenize.language
+    if tokenize.stem == "snowball" and stem_language not in SnowballStemmer.languages:
+        key = "stem_language" if tokenize.stem_language else "language"
+        raise section.error(key, f"the snowball stemmer has no language {stem_language!r}; "
+                                 f"choose one of {', '.join(SnowballStemmer.languages)}")
 
 
 def _parse_window(section: _Section) -> WindowConfig:

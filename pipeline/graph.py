@@ -68,9 +68,7 @@ def count_tokens(records, config: RunConfig) -> JobOutputs:
         window.type, size_s=window.size_s, period_s=window.period_s, gap_s=window.gap_s,
         offset_s=window.offset_s, allowed_lateness_s=trigger.allowed_lateness_s)
     tokenize = config.tokenize
-    tokenized = split.on_time | "TokenizeText" >> TokenizeText(
-        tokenize.tokenizer, lowercase=tokenize.lowercase, drop_punctuation=tokenize.drop_punctuation,
-        **tokenize.tokenizer_options())
+    tokenized = split.on_time | "TokenizeText" >> TokenizeText(tokenize.tokenizer, **tokenize.transform_options())
     rows = (
         tokenized.tokens
         | "WindowTokens" >> WindowTokens(

@@ -1,0 +1,144 @@
+"""Token normalisation after tokenization: each step optional, always in this order.
+
+1. `nfkc`: Unicode NFKC normalisation of each token (compatibility forms: `ﬁ` -> `fi`, full-width -> ASCII).
+2. `lowercase` (`str.lower`) or `casefold` (`str.casefold`, full Unicode case folding: `ß` -> `ss`).
+3. Empty tokens are dropped; `drop_punctuation` drops tokens made only of punctuation,
+   `drop_numbers` tokens made only of digits and punctuation (`42`, `3.50`, `10:30`, `1,000`).
+4. `min_length`: drops tokens shorter than N characters.
+5. `stopwords`: drops tokens in the stopword set, compared caselessly (`str.casefold`).
+6. `stem` (NLTK's `porter`, `snowball` in `stem_language`, `lancaster`; each lowercases, as NLTK's
+   stemmers do) or `lemmatize: wordnet` (NLTK's WordNet lemmatizer, with `lemma_pos`).
+7. `ngrams`: N > 1 replaces the tokens with their N-grams (`nltk.ngrams`), joined by a space.
+
+`make_normalizer` builds the function once (in `DoFn.setup`); it maps one message's
+token list to its normalised token list.
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+import unicodedata
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from nltk.stem import LancasterStemmer, PorterStemmer, SnowballStemmer
+from nltk.util import ngrams as nltk_ngrams
+
+__all__ = [
+    "STEMMERS",
+    "LEMMATIZERS",
+    "LEMMA_POS",
+    "Normalization",
+    "is_number",
+    "is_punctuation",
+    "make_normalizer",
+]
+
+STEMMERS = ("porter", "snowball", "lancaster")
+LEMMATIZERS = ("wordnet",)
+LEMMA_POS = ("n", "v", "a", "r", "s")
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
+# Tokens follow Zipf's law: a small cache answers most stemmer calls.
+_STEM_CACHE = 1 << 16
+
+Normalize = Callable[[list], list]
+
+
+def is_punctuation(token: str) -> bool:
+    """True for a token made only of punctuation (Unicode P* or ASCII punctuation)."""
+    return all(ch in _ASCII_PUNCTUATION or unicodedata.category(ch).startswith("P") for ch in token)
+
+
+def is_number(token: str) -> bool:
+    """True for a token of numeric characters and punctuation with at least one numeric character."""
+    return any(ch.isnumeric() for ch in token) and all(ch.isnumeric() or is_punctuation(ch) for ch in token)
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Which normalisation steps run; the order is fixed (see the module docstring).
+
+    `stopwords` is the resolved set of words (see `transforms.nltk_resources.load_stopwords`).
+    """
+
+    nfkc: bool = False
+    lowercase: bool = True
+    casefold: bool = False
+    drop_punctuation: bool = True
+    drop_numbers: bool = False
+    min_length: int = 1
+    stopwords: frozenset = frozenset()
+    stem: Optional[str] = None
+    stem_language: str = "english"
+    lemmatize: Optional[str] = None
+    lemma_pos: str = "n"
+    ngrams: int = 1
+
+    def __post_init__(self):
+        if self.stem is not None and self.stem not in STEMMERS:
+            raise ValueError(f"unknown stemmer {self.stem!r}; choose one of {', '.join(STEMMERS)}")
+        if self.stem == "snowball" and self.stem_language not in SnowballStemmer.languages:
+            raise ValueError(f"the snowball stemmer has no language {self.stem_language!r}; "
+                             f"choose one of {', '.join(SnowballStemmer.languages)}")
+        if self.lemmatize is not None and self.lemmatize not in LEMMATIZERS:
+            raise ValueError(f"unknown lemmatizer {self.lemmatize!r}; choose one of {', '.join(LEMMATIZERS)}")
+        if self.stem and self.lemmatize:
+            raise ValueError("choose stemming or lemmatisation, not both")
+        if self.lemma_pos not in LEMMA_POS:
+            raise ValueError(f"lemma_pos must be one of {', '.join(LEMMA_POS)}, got {self.lemma_pos!r}")
+        if self.min_length < 1 or self.ngrams < 1:
+            raise ValueError("min_length and ngrams must be at least 1")
+
+
+def _stemmer(name: str, language: str) -> Callable[[str], str]:
+    stemmer = {"porter": PorterStemmer, "lancaster": LancasterStemmer}.get(name)
+    stem = stemmer().stem if stemmer else SnowballStemmer(language).stem
+    return functools.lru_cache(maxsize=_STEM_CACHE)(stem)
+
+
+def _token_steps(options: Normalization, lemmatizer: Optional[Callable[[str], str]]) -> list:
+    """The per-token steps: maps (str -> str) and filters (str -> bool), in order."""
+    steps = []
+    if options.nfkc:
+        steps.append(("map", functools.partial(unicodedata.normalize, "NFKC")))
+    if options.casefold:
+        steps.append(("map", str.casefold))
+    elif options.lowercase:
+        steps.append(("map", str.lower))
+    steps.append(("keep", bool))
+    if options.drop_punctuation:
+        steps.append(("keep", lambda token: not is_punctuation(token)))
+    if options.drop_numbers:
+        steps.append(("keep", lambda token: not is_number(token)))
+    if options.min_length > 1:
+        steps.append(("keep", lambda token: len(token) >= options.min_length))
+    if options.stopwords:
+        stopwords = frozenset(word.casefold() for word in options.stopwords)
+        steps.append(("keep", lambda token: token.casefold() not in stopwords))
+    if options.stem:
+        steps.append(("map", _stemmer(options.stem, options.stem_language)))
+    if lemmatizer is not None:
+        steps.append(("map", functools.lru_cache(maxsize=_STEM_CACHE)(lemmatizer)))
+    return steps
+
+
+def make_normalizer(options: Normalization, lemmatizer: Optional[Callable[[str], str]] = None) -> Normalize:
+    """Returns a function tokens -> normalised tokens; build it once per worker.
+
+    Args:
+        options: the steps to run.
+        lemmatizer: word -> lemma, required when `options.lemmatize` is set
+            (see `transforms.nltk_resources.wordnet_lemmatizer`).
+    """
+    if options.lemmatize and lemmatizer is None:
+        raise ValueError("lemmatize needs a lemmatizer")
+    steps = _token_steps(options, lemmatizer if options.lemmatize else None)
+    n = options.ngrams
+
+    def normalize(tokens: list) -> list:
+        for kind, step in steps:
+            tokens = [step(token) for token in tokens] if kind == "map" else [t for t in tokens if step(t)]
+        return [" ".join(gram) for gram in nltk_ngrams(tokens, n)] if n > 1 else tokens
+
+    return normalize
