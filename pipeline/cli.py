@@ -104,9 +104,14 @@ def _validate(args) -> int:
 
 def _executing_runner(config: RunConfig, result) -> str:
     """Names the runner that really executes, from the kind of result Beam returned."""
-    if type(result).__module__.endswith("portable_runner"):
+    module = type(result).__module__
+    if module.endswith("portable_runner"):
         return "PrismRunner" if config.runner in ("DirectRunner", "PrismRunner") else config.runner
-    return f"{type(result).__module__}.{type(result).__name__}"
+    if "fn_api_runner" in module:
+        return "FnApiRunner (in-process batch)"
+    if "runners.direct" in module:
+        return "BundleBasedDirectRunner"
+    return f"{module}.{type(result).__name__}"
 
 
 def _run(args) -> int:

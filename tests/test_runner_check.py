@@ -1,0 +1,77 @@
+"""The pre-flight check: which runner really executes a config, and refusals with the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pipeline.config import ConfigError, load_config
+from pipeline.runner_check import plan_runner
+from tests.integration_helpers import DIRECT_CONFIG, config_overrides, run_cli
+
+
+def _config(*overrides: str):
+    return load_config(DIRECT_CONFIG, overrides)
+
+
+def test_direct_runner_hands_a_streaming_fixed_window_job_to_prism():
+    plan = plan_runner(_config())
+    assert (plan.effective, plan.streaming) == ("PrismRunner", True)
+    assert plan.describe() == ("runner: DirectRunner will execute on PrismRunner (streaming): "
+                               "Beam's DirectRunner hands this pipeline to Prism")
+
+
+@pytest.mark.parametrize("overrides, reason", [
+    (("window.type=session", "window.gap=5s"), "session windows are not sent to Prism"),
+    (("options.allow_unsafe_triggers=true",), "allow_unsafe_triggers is set"),
+    (("options.update_compatibility_version=2.60.0",), "update_compatibility_version is set"),
+])
+def test_direct_runner_refuses_an_unbounded_read_it_would_take_away_from_prism(overrides, reason):
+    with pytest.raises(ConfigError) as error:
+        plan_runner(_config(*overrides))
+    message = str(error.value)
+    assert reason in message and "set runner: PrismRunner, or a bounded source.stop" in message
+    assert "\n" not in message
+
+
+def test_a_bounded_read_that_leaves_prism_runs_in_process():
+    plan = plan_runner(_config("window.type=session", "window.gap=5s", "source.stop=latest"))
+    assert (plan.effective, plan.streaming) == ("FnApiRunner (in-process batch)", False)
+    assert plan.reasons == ("session windows are not sent to Prism (apache/beam#33623)",)
+
+
+def test_prism_runner_is_used_as_asked_and_count_triggers_carry_a_warning():
+    plan = plan_runner(_config("runner=PrismRunner", "window.type=session", "window.gap=5s",
+                               "trigger.early={every_n: 10}"))
+    assert plan.effective == "PrismRunner"
+    assert plan.warnings and "element-count triggers" in plan.warnings[0]
+
+
+def test_other_runners_are_taken_as_they_are():
+    config = dataclasses.replace(_config(), runner="FlinkRunner")
+    assert plan_runner(config).describe() == "runner: FlinkRunner (streaming)"
+
+
+def test_validate_explains_the_effective_runner_and_refuses_with_the_fix():
+    ok = run_cli("validate", "--config", DIRECT_CONFIG)
+    assert ok.returncode == 0 and "will execute on PrismRunner" in ok.stdout
+    refused = run_cli("validate", "--config", DIRECT_CONFIG, *config_overrides(
+        window__type="session", window__gap="5s"))
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {DIRECT_CONFIG}: runner: DirectRunner would leave Prism (session windows are not sent to Prism "
+        "(apache/beam#33623)) for a runner that cannot stream an unbounded Kafka read: set runner: PrismRunner, "
+        "or a bounded source.stop"]
+
+
+def test_a_bounded_session_job_really_runs_outside_prism(kafka_broker, fresh_topic, tmp_path):
+    from pipeline.producer import Message, produce_messages
+
+    topic = fresh_topic(partitions=1)
+    produce_messages(kafka_broker.bootstrap_servers, topic, [Message("a b", None, 1_767_600_000_000)])
+    result = run_cli("run", "--config", DIRECT_CONFIG, *config_overrides(
+        source__bootstrap_servers=kafka_broker.bootstrap_servers, source__topics=[topic], source__stop="latest",
+        window__type="session", window__gap="5s", sink__type="jsonl", sink__path=str(tmp_path / "o.jsonl")))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "executing on: FnApiRunner (in-process batch)" in result.stderr
