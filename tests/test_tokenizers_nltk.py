@@ -15,7 +15,7 @@ import apache_beam as beam
 import nltk
 import pytest
 from apache_beam.internal import pickler
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,9 +32,11 @@ DIRECT = "run_configs/direct.yaml"
 _RAW = {"lowercase": False, "drop_punctuation": False}  # normalisation off: the tokenizer's own output
 
 
+_UNTRAINED_PUNKT, _NLTK_WORDS = PunktSentenceTokenizer(), NLTKWordTokenizer()
+
+
 def _untrained_word_tokenize(text: str) -> list:
-    words = NLTKWordTokenizer()
-    return [token for sentence in PunktSentenceTokenizer().tokenize(text) for token in words.tokenize(sentence)]
+    return [token for sentence in _UNTRAINED_PUNKT.tokenize(text) for token in _NLTK_WORDS.tokenize(sentence)]
 
 
 # (id, TokenizeText arguments, the NLTK function it must equal)
@@ -124,7 +126,7 @@ def test_a_real_english_corpus_gives_what_nltk_gives(worker_fns, name, options, 
 def test_the_transform_in_a_pipeline_gives_what_nltk_gives(punkt_only):
     texts = fortunes()[1][:300]
     expected = [TokenizedMessage(f"k{i}", tuple(nltk.word_tokenize(text))) for i, text in enumerate(texts)]
-    with TestPipeline(runner="FnApiRunner") as p:
+    with test_pipeline.TestPipeline(runner="FnApiRunner") as p:
         messages = p | beam.Create([Message(text, f"k{i}", "t", 0, i) for i, text in enumerate(texts)])
         out = messages | TokenizeText("word", punkt="installed", **_RAW)
         assert_that(out.tokens, equal_to(expected))
@@ -178,7 +180,7 @@ def test_regexp_patterns_are_checked_with_nltks_engine_and_guard():
             load_config(DIRECT, ("tokenize.tokenizer=regexp", f"tokenize.pattern='{pattern}'"))
         return str(raised.value)
 
-    assert error("[a-") == f"{DIRECT}: tokenize.pattern: invalid regular expression: unterminated character set at position 0"
+    assert error("[a-") == f"{DIRECT}: tokenize.pattern: invalid regular expression: unterminated character set at position 3"
     assert error("(\\w+)") == (f"{DIRECT}: tokenize.pattern: the pattern has capturing groups, which make NLTK return "
                                "groups instead of tokens: use non-capturing groups (?:...)")
     assert error("(?:a{1000}){1000}").startswith(

@@ -157,3 +157,19 @@ def test_bad_parameters_fail_at_construction():
     with pytest.raises(ValueError,
                        match="^unknown window type 'tumbling'; choose one of fixed, sliding, session, global$"):
         WindowTokens("tumbling")
+
+
+def test_counts_by_key_add_key_count_rows_per_message_key():
+    messages = [TimestampedValue(TokenizedMessage("k1", ("a", "b")), T0 + 1),
+                TimestampedValue(TokenizedMessage("k2", ("a",)), T0 + 2),
+                TimestampedValue(TokenizedMessage("k1", ("a",)), T0 + 3)]
+    pane = _pane("2023-11-14T22:13:00.000Z", "2023-11-14T22:14:00.000Z")
+    with _batch() as p:
+        rows = (p | beam.Create(messages) | WindowTokens("fixed", size_s=60.0)
+                | CountTokens(top_k=1, emit_counts=False, by_key=True))
+        assert_that(rows, equal_to([
+            _summary(pane, 3, 4, 2), _top(pane, [["a", 3]]),
+            {"kind": "key_count", **pane, "key": "k1", "token": "a", "count": 2},
+            {"kind": "key_count", **pane, "key": "k1", "token": "b", "count": 1},
+            {"kind": "key_count", **pane, "key": "k2", "token": "a", "count": 1},
+        ]))

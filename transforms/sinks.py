@@ -65,7 +65,8 @@ def format_pane_table(row: dict) -> Optional[str]:
     kind = row.get("kind")
     if kind == "top":
         window = f"{row['window_start']} .. {row['window_end']}" if row["window_start"] else "global window"
-        head = f"{window}  {row['pane_timing']} pane {row['pane_index']}"
+        last = ", last" if row.get("pane_is_last") else ""
+        head = f"{window}  {row['pane_timing']} pane {row['pane_index']}{last}"
         width = max([len(token) for token, _ in row["top"]] + [5])
         lines = [f"  {token:<{width}}  {count:>7}" for token, count in row["top"]]
         return "\n".join([head] + lines)

@@ -1,0 +1,46 @@
+"""SplitLateMessages: a message whose windows closed leaves as a late_record row."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import TimestampedValue
+
+from transforms.lateness import SplitLateMessages, latest_window_end_us
+from transforms.records import Message
+
+T0 = 1_767_600_000  # 2026-01-05T08:00:00Z
+
+
+def _message(offset: int, watermark_s: float | None) -> Message:
+    watermark_ms = None if watermark_s is None else int((T0 + watermark_s) * 1000)
+    return Message(f"text {offset}", "k", "topic", 0, offset, watermark_ms)
+
+
+def test_latest_window_end_for_each_window_kind():
+    at = (T0 + 7) * 1_000_000
+    assert latest_window_end_us("fixed", at, size_s=10) == (T0 + 10) * 1_000_000
+    assert latest_window_end_us("fixed", at, size_s=10, offset_s=5) == (T0 + 15) * 1_000_000
+    assert latest_window_end_us("sliding", at, size_s=10, period_s=5) == (T0 + 15) * 1_000_000
+    assert latest_window_end_us("session", at, gap_s=3) == (T0 + 10) * 1_000_000
+    assert latest_window_end_us("global", at) is None
+
+
+def test_messages_behind_a_closed_window_leave_as_late_records():
+    # Window [T0, T0+10) with 5 s allowed lateness closes when the watermark reaches T0+15.
+    messages = [TimestampedValue(_message(0, 14.999), T0 + 2), TimestampedValue(_message(1, 15), T0 + 2),
+                TimestampedValue(_message(2, 60), T0 + 55), TimestampedValue(_message(3, None), T0 + 1)]
+    with TestPipeline(runner="FnApiRunner") as p:
+        split = p | beam.Create(messages) | SplitLateMessages("fixed", size_s=10, allowed_lateness_s=5)
+        assert_that(split.on_time | "Offsets" >> beam.Map(lambda m: m.offset), equal_to([0, 2, 3]),
+                    label="OnTime")
+        assert_that(split.late | beam.Map(lambda r: (r["kind"], r["offset"], r["event_time"])),
+                    equal_to([("late_record", 1, "2026-01-05T08:00:02.000Z")]), label="Late")
+
+
+def test_global_windows_never_make_a_message_late():
+    with TestPipeline(runner="FnApiRunner") as p:
+        split = p | beam.Create([TimestampedValue(_message(0, 10**6), T0)]) | SplitLateMessages("global")
+        assert_that(split.late, equal_to([]), label="NoLate")
+        assert_that(split.on_time | beam.Map(lambda m: m.offset), equal_to([0]), label="OnTime")
