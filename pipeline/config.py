@@ -306,9 +306,9 @@ def _parse_source(section: _Section) -> SourceConfig:
     if not isinstance(topics, list) or not topics or not all(isinstance(t, str) and t for t in topics):
         raise section.error("topics", f"expected a non-empty list of topic names, got {topics!r}")
     timestamp = section.take("timestamp", str, "create_time")
-    if timestamp not in TIMESTAMP_POLICIES:
-        hint = " (payload timestamps are not supported yet)" if timestamp.startswith("field:") else ""
-        raise section.error("timestamp", f"must be one of {', '.join(TIMESTAMP_POLICIES)}, got {timestamp!r}{hint}")
+    is_field = timestamp.startswith("field:") and len(timestamp) > len("field:")
+    if timestamp not in TIMESTAMP_POLICIES and not is_field:
+        raise section.error("timestamp", f"must be one of {', '.join(TIMESTAMP_POLICIES)}, got {timestamp!r}")
     start, start_ms = _parse_start(section)
     source = SourceConfig(
         bootstrap_servers=str(_resolve_env(section, "bootstrap_servers",
@@ -608,6 +608,8 @@ def parse_config(data: Mapping, source: str) -> RunConfig:
         late_records=_parse_sink(top.section("late_records"), "log"),
     )
     top.finish()
+    if config.source.timestamp.startswith("field:") and config.format.type != "json":
+        raise top.error("source.timestamp", f"{config.source.timestamp} reads a JSON field: set format.type: json")
     return config
 
 

@@ -22,6 +22,7 @@ from apache_beam.transforms.core import WatermarkEstimatorProvider
 from apache_beam.utils.timestamp import Duration, Timestamp
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
+from transforms.event_time import payload_event_time_us
 from transforms.kafka_offsets import (
     END_OF_READ,
     UNBOUNDED,
@@ -48,7 +49,7 @@ _IDLE_RESUME_S = 0.5
 _BOUNDED_TAIL_GRACE_S = 2.0
 _METADATA_TIMEOUT_S = 30.0
 
-TIMESTAMP_POLICIES = ("create_time", "log_append_time", "processing_time")
+TIMESTAMP_POLICIES = ("create_time", "log_append_time", "processing_time", "field:<name>")
 
 
 class StartPosition(NamedTuple):
@@ -173,6 +174,8 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
     def __init__(self, settings: dict, timestamp_policy: str, max_out_of_orderness_s: float, commit: bool):
         self._settings = settings
         self._processing_time = timestamp_policy == "processing_time"
+        self._payload_field = timestamp_policy[len("field:"):] if timestamp_policy.startswith("field:") else None
+        self._fallbacks = Metrics.counter("ReadFromKafka", "event_time_fallbacks")
         self._max_out_of_orderness = Duration(seconds=max_out_of_orderness_s)
         self._commit = commit
         self._records_read = Metrics.counter("ReadFromKafka", "records_read")
@@ -285,6 +288,12 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                 watermark.advance_when_idle(key, now)
 
     def _event_time(self, message) -> Timestamp:
+        if self._payload_field is not None:
+            micros = payload_event_time_us(message.value(), self._payload_field)
+            if micros is not None:
+                return Timestamp(micros=micros)
+            # No usable field: the Kafka timestamp; the count says how often.
+            self._fallbacks.inc()
         kind, ts_ms = message.timestamp()
         if self._processing_time or kind == 0 or ts_ms < 0:  # 0: TIMESTAMP_NOT_AVAILABLE
             return Timestamp.now()
@@ -349,7 +358,8 @@ class ReadFromKafka(beam.PTransform):
         shards: int = 1,
     ):
         super().__init__()
-        if timestamp_policy not in TIMESTAMP_POLICIES:
+        if timestamp_policy not in TIMESTAMP_POLICIES[:-1] and not (
+                timestamp_policy.startswith("field:") and len(timestamp_policy) > len("field:")):
             raise ValueError(f"timestamp_policy must be one of {TIMESTAMP_POLICIES}, got {timestamp_policy!r}")
         if not topics:
             raise ValueError("at least one topic is required")
