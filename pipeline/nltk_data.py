@@ -126,7 +126,7 @@ def _download(names: list, directory: Optional[str], server_index_url: Optional[
                 done = downloader.download(name, download_dir=target, quiet=True, raise_on_error=True,
                                            print_error_to=errors)
             reason = "" if done else errors.getvalue()
-        except Exception as e:  # noqa: BLE001 - the downloader raises ValueError, OSError, URLError ...
+        except Exception as e:  # the downloader raises ValueError, OSError, URLError ...
             reason = str(e) or type(e).__name__
         if reason:
             reason = " ".join(reason.replace("[nltk_data]", " ").split())

@@ -57,19 +57,19 @@ class _TokenizeFn(beam.DoFn):
         self._normalize = make_normalizer(self._normalization, lemmatizer)
         try:
             self._tokenize(_WARM_UP_TEXT)
-        except Exception:  # noqa: BLE001 - a pattern that fails here fails per message, as a dead letter
+        except Exception:  # a pattern that fails here fails per message, as a dead letter
             pass
 
     def process(self, message: Message):
         try:
             tokens = self._tokenize(message.text)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             # NLTK's ReDoS guard raises TimeoutError: the message is set aside, the stream goes on.
             yield self._dead_letter(message, f"tokenizer failed: {e!r}")
             return
         try:
             tokens = self._normalize(tokens)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             yield self._dead_letter(message, f"normalisation failed: {e!r}")
             return
         self._tokens.inc(len(tokens))
