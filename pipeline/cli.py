@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import re
+import signal
 import sys
 import time
+from pathlib import Path
 from typing import Optional, Sequence
 
 from pipeline.config import ConfigError, RunConfig, load_config, parse_duration
@@ -60,9 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     nltk = commands.add_parser("nltk-data", help="NLTK data: status, download")
     nltk_data.add_arguments(nltk)
 
-    stack = commands.add_parser("stack", help="local Kafka and Prism: up, down, status")
+    stack = commands.add_parser("stack", help="local Kafka, Prism and (--flink) a Flink cluster: up, down, status")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.add_argument("--kafka-port", type=int, default=9092)
+    stack.add_argument("--flink", action="store_true",
+                       help="up: also start a Flink session cluster and Beam's Python worker pool")
+    stack.add_argument("--flink-port", type=int, default=8081, help="Flink's REST port (default 8081)")
     return parser
 
 
@@ -124,7 +130,7 @@ def _run(args) -> int:
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     started = time.monotonic()
-    result = pipeline.run()
+    result = _run_shielding_services(pipeline)
     print(f"executing on: {_executing_runner(config, result)}", file=sys.stderr)
     try:
         timeout_ms = None if args.duration is None else int((args.duration + _DRAIN_GRACE_S) * 1000)
@@ -133,12 +139,59 @@ def _run(args) -> int:
             print("error: the job did not finish draining in time; cancelling", file=sys.stderr)
             result.cancel()
     except KeyboardInterrupt:
-        print("interrupted: cancelling the job", file=sys.stderr)
-        result.cancel()
+        _stop_after_interrupt(result)
+        # Beam's exit hook would wait forever on the cancelled job's gRPC channel:
+        # stop the services this run started (Prism) and leave at once.
+        _terminate_children()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     print(f"finished in {time.monotonic() - started:.1f}s, state {result.state}", file=sys.stderr)
     for line in report(result):
         print(line, file=sys.stderr)
     return 0 if _is_done(result.state) else 1
+
+
+def _run_shielding_services(pipeline):
+    """Starts the job; services the runner starts meanwhile (Prism) ignore Ctrl-C.
+
+    A terminal sends Ctrl-C to the whole process group: Prism would die at once
+    and take the job with it. Started with SIGINT ignored, it stays up, and the
+    interrupt reaches only this process, which cancels the job through it.
+    """
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return pipeline.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _terminate_children() -> None:
+    """Sends SIGTERM to this process's child processes (Linux /proc)."""
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:  # the field after the state is the parent pid
+            try:
+                os.kill(int(stat.parent.name), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def _stop_after_interrupt(result) -> None:
+    """Ctrl-C: cancels the job and waits for the runner to confirm."""
+    print("interrupted: cancelling the job...", file=sys.stderr)
+    try:
+        result.cancel()
+        result.wait_until_finish(duration=30_000)
+    except Exception as e:  # the job service may be gone already
+        print(f"warning: the runner did not confirm the cancellation: {_root_cause(str(e))}", file=sys.stderr)
+    print(f"stopped, state {result.state}. Offsets of finalized bundles are committed; a restart with "
+          "source.start: committed resumes there (at-least-once). Use --duration for a drained stop.",
+          file=sys.stderr)
 
 
 def _is_done(state) -> bool:
@@ -149,7 +202,8 @@ def _stack(args) -> int:
     from pipeline import stack
 
     if args.action == "up":
-        stack.up(kafka_port=args.kafka_port, progress=lambda m: print(m, flush=True))
+        stack.up(kafka_port=args.kafka_port, progress=lambda m: print(m, flush=True),
+                 flink=args.flink, flink_rest_port=args.flink_port)
     elif args.action == "down":
         stack.down()
         print("stopped")
@@ -166,6 +220,9 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger("apache_beam").setLevel(logging.WARNING)
         # It announces every start and stop of the Prism process at WARNING.
         logging.getLogger("apache_beam.utils.subprocess_server").setLevel(logging.ERROR)
+        from pipeline.runner_noise import quiet_known_runner_noise
+
+        quiet_known_runner_noise()
 
 
 def _root_cause(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple, Optional
 
 import apache_beam as beam
@@ -29,6 +30,10 @@ def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, qu
         options.setdefault("prism_location", prism_location)
     if quiet and config.runner in ("DirectRunner", "PrismRunner"):
         options.setdefault("prism_log_level", "warn")
+    if config.runner == "FlinkRunner":
+        from pipeline.stack.flink import flink_option_defaults
+
+        options.update(flink_option_defaults(options, progress=lambda m: print(m, file=sys.stderr)))
     return PipelineOptions.from_dictionary(options)
 
 

@@ -88,11 +88,11 @@ def test_progress_is_never_nan():
     for n in range(4):
         mixed.try_claim(("t", 0, n))
     assert _progress(mixed) == (4, 1, 0.8)
-    assert _progress(PartitionOffsetsTracker(_offsets((0, 5, 5), (1, 0, 0)))) == (1.0, 0.0, 1.0)
-    assert _progress(PartitionOffsetsTracker(PartitionOffsets(()))) == (1.0, 0.0, 1.0)
+    assert _progress(PartitionOffsetsTracker(_offsets((0, 5, 5), (1, 0, 0)))) == (0, 0, 1.0)
+    assert _progress(PartitionOffsetsTracker(PartitionOffsets(()))) == (0, 0, 1.0)
     checkpointed = PartitionOffsetsTracker(_offsets((0, 5, UNBOUNDED)))
     checkpointed.try_split(0)
-    assert _progress(checkpointed) == (1.0, 0.0, 1.0)
+    assert _progress(checkpointed) == (0, 0, 1.0)
 
 
 def test_provider_sizes_bounded_restrictions_by_offsets_and_unbounded_as_one():
@@ -130,3 +130,17 @@ def test_watermark_resumes_from_its_state_and_ends_when_every_partition_finishes
     assert estimator.current_watermark() == Timestamp(95)
     estimator.finish(("t", 0))
     assert estimator.current_watermark() == MAX_TIMESTAMP
+
+
+def test_a_record_budget_ends_every_partition_once_spent_and_splits_with_the_residual():
+    restriction = PartitionOffsets((PartitionRange("t", 0, 0, UNBOUNDED), PartitionRange("t", 1, 5, UNBOUNDED)), 3)
+    tracker = PartitionOffsetsTracker(restriction)
+    assert tracker.is_bounded() and tracker.current_progress().fraction_completed == 0
+    assert tracker.try_claim(("t", 1, 5)) and tracker.try_claim(("t", 0, 0))
+    primary, residual = tracker.try_split(0)
+    assert residual == PartitionOffsets((PartitionRange("t", 0, 1, UNBOUNDED), PartitionRange("t", 1, 6, UNBOUNDED)), 1)
+    assert primary.budget == 2
+    rest = PartitionOffsetsTracker(residual)
+    assert rest.try_claim(("t", 0, 1)) and not rest.try_claim(("t", 1, 6))
+    rest.check_done()  # the budget is spent: every partition ended where it was
+    assert rest.current_restriction().ranges == (PartitionRange("t", 0, 1, 2), PartitionRange("t", 1, 6, 6))

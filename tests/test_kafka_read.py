@@ -80,3 +80,21 @@ def test_unbounded_read_with_a_time_limit_ends_and_counts_windows(kafka_broker, 
                   | beam.CombinePerKey(sum)
                   | beam.Map(lambda kv, w=beam.DoFn.WindowParam: (w.start.micros // 1000, kv[1])))
         assert_that(counts, equal_to([(BASE_MS, 10), (BASE_MS + 10_000, 10), (BASE_MS + 20_000, 10)]))
+
+
+def test_max_records_waits_for_records_that_arrive_later_in_any_partition(kafka_broker, fresh_topic,
+                                                                          prism_location):
+    import threading
+
+    topic = fresh_topic(partitions=3)
+    _produce(kafka_broker, topic, 3)
+    # The rest arrives later and all in one partition (one key): the read must not wait on the others.
+    later = threading.Timer(3.0, produce_messages, args=(kafka_broker.bootstrap_servers, topic, [
+        Message(f"late{i}", "same-key", BASE_MS + i) for i in range(6)]))
+    later.start()
+    try:
+        with _pipeline(prism_location) as p:
+            records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], max_records=8)
+            assert_that(records | beam.combiners.Count.Globally(), equal_to([8]))
+    finally:
+        later.join()

@@ -44,12 +44,17 @@ class PartitionRange(NamedTuple):
 
 
 class PartitionOffsets(NamedTuple):
-    """The restriction of one reader element: an offset range per partition."""
+    """The restriction of one reader element: an offset range per partition.
+
+    `budget`, when set, is how many records the element may still claim in
+    total, whichever partitions they come from (a `max_records` read).
+    """
 
     ranges: tuple[PartitionRange, ...]
+    budget: Optional[int] = None
 
     def is_bounded(self) -> bool:
-        return all(r.stop != UNBOUNDED for r in self.ranges)
+        return self.budget is not None or all(r.stop != UNBOUNDED for r in self.ranges)
 
     def size(self) -> int:
         return sum(r.stop - r.start for r in self.ranges if r.stop != UNBOUNDED)
@@ -68,11 +73,13 @@ class PartitionOffsetsTracker(RestrictionTracker):
         self._starts = {(r.topic, r.partition): r.start for r in restriction.ranges}
         self._next = dict(self._starts)
         self._stops = {(r.topic, r.partition): r.stop for r in restriction.ranges}
+        self._budget = restriction.budget
+        self._claimed = 0
         self._checkpointed = False
 
     def try_claim(self, position: Optional[tuple[str, int, int]]) -> bool:
-        if position is END_OF_READ:
-            self._stops = dict(self._next)
+        if position is END_OF_READ or (self._budget is not None and self._claimed >= self._budget):
+            self._stops = dict(self._next)  # every partition ends where it is
             return False
         topic, partition, offset = position
         key = (topic, partition)
@@ -82,6 +89,7 @@ class PartitionOffsetsTracker(RestrictionTracker):
             self._stops[key] = self._next[key]
             return False
         self._next[key] = offset + 1
+        self._claimed += 1
         return True
 
     def unfinished(self) -> dict[TopicPartitionKey, int]:
@@ -89,10 +97,13 @@ class PartitionOffsetsTracker(RestrictionTracker):
         return {k: n for k, n in self._next.items() if n < self._stops[k]}
 
     def current_restriction(self) -> PartitionOffsets:
-        return self._restriction(self._starts, self._stops)
+        # After a checkpoint, the primary's budget is what it claimed; the residual has the rest.
+        budget = self._claimed if self._checkpointed and self._budget is not None else self._budget
+        return self._restriction(self._starts, self._stops, budget)
 
-    def _restriction(self, starts, stops) -> PartitionOffsets:
-        return PartitionOffsets(tuple(PartitionRange(t, p, starts[(t, p)], stops[(t, p)]) for t, p in starts))
+    def _restriction(self, starts, stops, budget) -> PartitionOffsets:
+        ranges = tuple(PartitionRange(t, p, starts[(t, p)], stops[(t, p)]) for t, p in starts)
+        return PartitionOffsets(ranges, budget)
 
     def check_done(self) -> None:
         left = self.unfinished()
@@ -103,7 +114,8 @@ class PartitionOffsetsTracker(RestrictionTracker):
         if fraction_of_remainder != 0 or self._checkpointed:
             return None
         left = self.unfinished()
-        residual = self._restriction(left, {k: self._stops[k] for k in left})
+        budget_left = None if self._budget is None else self._budget - self._claimed
+        residual = self._restriction(left, {k: self._stops[k] for k in left}, budget_left)
         self._stops = dict(self._next)
         self._checkpointed = True
         return self.current_restriction(), residual
@@ -111,14 +123,17 @@ class PartitionOffsetsTracker(RestrictionTracker):
     def current_progress(self) -> RestrictionProgress:
         done = sum(self._next[k] - self._starts[k] for k in self._starts)
         remaining = sum(self._stops[k] - n for k, n in self._next.items() if self._stops[k] != UNBOUNDED)
-        if not self.is_bounded() and self.unfinished():
+        if self._budget is not None and self.unfinished():
+            remaining = max(self._budget - self._claimed, 0)
+        elif not self.is_bounded() and self.unfinished():
             remaining += 1  # an unknown backlog; never 0/0, which runners turn into NaN
-        if done + remaining == 0:
-            return RestrictionProgress(fraction=1.0)
-        return RestrictionProgress(completed=done, remaining=remaining)
+        total = done + remaining
+        # The fraction is given outright: the SDK then never divides by a total
+        # of its own making (0/0 and inf/inf became NaN and failed splits).
+        return RestrictionProgress(fraction=done / total if total > 0 else 1.0, completed=done, remaining=remaining)
 
     def is_bounded(self) -> bool:
-        return all(stop != UNBOUNDED for stop in self._stops.values())
+        return self._budget is not None or all(stop != UNBOUNDED for stop in self._stops.values())
 
 
 class PartitionOffsetsProvider(RestrictionProvider):
@@ -134,6 +149,8 @@ class PartitionOffsetsProvider(RestrictionProvider):
         yield restriction
 
     def restriction_size(self, element, restriction: PartitionOffsets) -> int:
+        if restriction.budget is not None:
+            return restriction.budget
         return restriction.size() if restriction.is_bounded() else 1
 
 

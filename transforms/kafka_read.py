@@ -108,12 +108,13 @@ class _ResolvePartitionsFn(beam.DoFn):
         partitions = self._list_partitions()
         bounds = [self._consumer.get_watermark_offsets(tp, timeout=_METADATA_TIMEOUT_S) for tp in partitions]
         starts = self._start_offsets(partitions, bounds)
-        stops = self._stop_offsets(starts, [high for _, high in bounds])
+        stops, budget = self._stop_offsets(starts, [high for _, high in bounds])
         deadline = None if self._max_read_time_s is None else time.time() + self._max_read_time_s
         ranges = [PartitionRange(tp.topic, tp.partition, a, b) for tp, a, b in zip(partitions, starts, stops)]
         shards = min(self._shards, len(ranges))
         for shard in range(shards):
-            yield _ReaderShard(shard, PartitionOffsets(tuple(ranges[shard::shards])), deadline)
+            shard_budget = None if budget is None else budget // shards + (shard < budget % shards)
+            yield _ReaderShard(shard, PartitionOffsets(tuple(ranges[shard::shards]), shard_budget), deadline)
 
     def _list_partitions(self) -> list[TopicPartition]:
         metadata = self._consumer.list_topics(timeout=_METADATA_TIMEOUT_S)
@@ -143,21 +144,23 @@ class _ResolvePartitionsFn(beam.DoFn):
         # A negative offset: no record at or after that time yet, so start at the end.
         return [tp.offset if tp.offset >= 0 else high for tp, (_, high) in zip(found, bounds)]
 
-    def _stop_offsets(self, starts: list[int], ends: list[int]) -> list[int]:
+    def _stop_offsets(self, starts: list[int], ends: list[int]) -> tuple[list[int], Optional[int]]:
+        """Stop offsets per partition, and a record budget when the stops cannot say it."""
         if self._stop_at_latest:
-            return [max(start, end) for start, end in zip(starts, ends)]
+            return [max(start, end) for start, end in zip(starts, ends)], None
         if self._max_records is None:
-            return [UNBOUNDED] * len(starts)
-        # Take the records already there first, then spread the rest evenly
-        # over the partitions, where the reader waits for them to arrive.
-        remaining = self._max_records
-        quotas = []
-        for start, end in zip(starts, ends):
-            quotas.append(min(max(end - start, 0), remaining))
-            remaining -= quotas[-1]
-        for i in range(remaining):
-            quotas[i % len(quotas)] += 1
-        return [start + quota for start, quota in zip(starts, quotas)]
+            return [UNBOUNDED] * len(starts), None
+        available = [max(end - start, 0) for start, end in zip(starts, ends)]
+        if sum(available) < self._max_records:
+            # Not all there yet, and no one knows which partitions the rest will
+            # land in: read every partition until the budget is spent.
+            return [UNBOUNDED] * len(starts), self._max_records
+        # All there: take the first records of each partition, in partition order.
+        remaining, stops = self._max_records, []
+        for start, count in zip(starts, available):
+            stops.append(start + min(count, remaining))
+            remaining -= stops[-1] - start
+        return stops, None
 
 
 _RESTRICTIONS = PartitionOffsetsProvider()
@@ -243,7 +246,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                 if key not in positions:
                     continue  # finished meanwhile; later records are not ours
                 if not tracker.try_claim((key[0], key[1], message.offset())):
-                    self._finish(consumer, positions, key, watermark)
+                    self._finish_ended(consumer, positions, tracker, watermark)
                     continue
                 positions[key] = read_to[key] = message.offset() + 1
                 event_time = self._event_time(message)
@@ -264,6 +267,13 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         self._positions[element.shard] = dict(positions)
         # Always register, so that the runner's finalize request finds the bundle.
         finalizer.register(lambda: self._commit_offsets(element.shard, read_to, start))
+
+    def _finish_ended(self, consumer: Consumer, positions, tracker, watermark) -> None:
+        """Finishes the partitions whose ranges the tracker has ended (a stop, or the budget)."""
+        stops = {(r.topic, r.partition): r.stop for r in tracker.current_restriction().ranges}
+        for key, next_offset in list(positions.items()):
+            if next_offset >= stops[key]:
+                self._finish(consumer, positions, key, watermark)
 
     def _finish(self, consumer: Consumer, positions, key, watermark) -> None:
         del positions[key]

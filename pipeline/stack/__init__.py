@@ -1,10 +1,11 @@
-"""Local services for development and tests: Kafka (KRaft) from Maven jars, Prism built with Go.
+"""Local services for development and tests: Kafka (KRaft), Prism, and a Flink session cluster.
 
 No Docker: every service is fetched with its ordinary client (``mvn``, ``go``)
 into the project cache (see `pipeline.stack.paths`) and runs as a plain
 background process whose pid file, logs and data live in the project state
 directory. ``python -m pipeline stack up|down|status`` and the test fixtures
-use the same code.
+use the same code. ``stack up --flink`` adds a Flink session cluster and Beam's
+Python worker pool (see `pipeline.stack.flink`).
 
 Example (not a doctest: it starts real services)::
 
@@ -22,12 +23,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.stack.errors import StackError
+from pipeline.stack.flink import FLINK_VERSION, FlinkCluster, default_flink_state_dir, job_server_jar
 from pipeline.stack.kafka import KAFKA_VERSION, KafkaBroker, default_kafka_state_dir
 from pipeline.stack.maven import fetch_artifacts
 from pipeline.stack.paths import cache_dir, home_dir, state_dir
 from pipeline.stack.prism import beam_version, prism_binary, prism_path
 
 __all__ = [
+    "FLINK_VERSION",
+    "FlinkCluster",
     "KAFKA_VERSION",
     "KafkaBroker",
     "StackError",
@@ -35,6 +39,7 @@ __all__ = [
     "down",
     "fetch_artifacts",
     "home_dir",
+    "job_server_jar",
     "prism_binary",
     "prism_path",
     "state_dir",
@@ -48,6 +53,8 @@ def up(
     progress: Callable[[str], object] = print,
     *,
     state: Path | None = None,
+    flink: bool = False,
+    flink_rest_port: int = 8081,
 ) -> None:
     """Starts the local stack: a Kafka broker, and the Prism binary built for this Beam.
 
@@ -58,6 +65,9 @@ def up(
         kafka_port: Kafka client port on 127.0.0.1 (the controller uses the next port).
         progress: Receives one-line progress messages.
         state: State root directory; defaults to the project state directory.
+        flink: Also start a Flink session cluster and Beam's Python worker pool,
+            and fetch the Beam Flink job server.
+        flink_rest_port: Flink's REST port on 127.0.0.1.
 
     Raises:
         StackError: A service cannot be fetched, built or started.
@@ -76,6 +86,12 @@ def up(
         progress(f"Kafka {KAFKA_VERSION} running on {where}")
     binary = prism_binary(progress=progress)
     progress(f"Prism {beam_version()} ready at {binary}")
+    if flink:
+        jar = job_server_jar(progress=progress)
+        progress(f"Beam Flink job server ready at {jar}")
+        cluster = FlinkCluster(rest_port=flink_rest_port, state_dir=default_flink_state_dir(state))
+        progress(f"Starting Flink {FLINK_VERSION} on {cluster.rest_url} and Beam's worker pool...")
+        cluster.start(progress=progress)
 
 
 def down(*, state: Path | None = None) -> None:
@@ -84,6 +100,7 @@ def down(*, state: Path | None = None) -> None:
     Args:
         state: State root directory; defaults to the project state directory.
     """
+    FlinkCluster(state_dir=default_flink_state_dir(state)).stop()
     KafkaBroker(state_dir=default_kafka_state_dir(state)).stop()
 
 
@@ -114,4 +131,5 @@ def status(*, state: Path | None = None) -> list[str]:
             f"prism: not built for apache-beam {beam_version()} "
             "(built by 'stack up' or on first use)"
         )
-    return [kafka_line, prism_line]
+    flink_lines = FlinkCluster(state_dir=default_flink_state_dir(state)).status_lines()
+    return [kafka_line, prism_line, *flink_lines]

@@ -1,0 +1,149 @@
+"""`python -m benchmarks run`: the whole benchmark, from a fresh topic to RESULTS.md and the chart.
+
+    python -m benchmarks run                     # 3 rounds, a 10-minute streaming soak
+    python -m benchmarks run --quick             # 1 round, a 2-minute soak
+    python -m benchmarks run --skip streaming    # throughput only
+    python -m benchmarks run --bootstrap-servers 127.0.0.1:9092   # use a running broker
+
+Without --bootstrap-servers the harness starts a Kafka broker of its own
+(pipeline.stack.KafkaBroker, on free ports, state in a temporary directory) and
+stops it at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def _duration(text: str) -> float:
+    from pipeline.config import parse_duration
+
+    return parse_duration(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the benchmarks and write benchmarks/results/")
+    run.add_argument("--quick", action="store_true", help="1 round and a 2-minute soak")
+    run.add_argument("--rounds", type=int, help="runs of each system; each figure is the median (default 3)")
+    run.add_argument("--soak", type=_duration, help="streaming run length after warm-up (default 10m; --quick 2m)")
+    run.add_argument("--rate", type=float, default=200.0, help="streaming produce rate, messages/s (default 200)")
+    run.add_argument("--partitions", type=int, default=4, help="partitions of the benchmark topics (default 4)")
+    run.add_argument("--skip", action="append", default=[], choices=("throughput", "streaming", "peers", "flink"),
+                     help="leave a part out (repeatable)")
+    run.add_argument("--only", action="append", default=[], metavar="TEXT",
+                     help="only the throughput systems whose name contains TEXT (repeatable)")
+    run.add_argument("--bootstrap-servers", help="use this Kafka instead of starting one")
+    run.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    return parser
+
+
+@contextlib.contextmanager
+def _kafka(bootstrap_servers, progress):
+    if bootstrap_servers:
+        yield bootstrap_servers
+        return
+    from pipeline.stack import KafkaBroker
+    from pipeline.stack.net import free_ports
+
+    state = tempfile.mkdtemp(prefix="bench-kafka-")
+    port, controller = free_ports(2)
+    broker = KafkaBroker(port, controller, Path(state) / "kafka", heap="1g")
+    progress(f"Starting a Kafka broker for the benchmark on {broker.bootstrap_servers}...")
+    broker.start(timeout=180)
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+        progress("Kafka broker stopped.")
+
+
+def _run(args) -> int:
+    from benchmarks import corpus as corpus_mod
+    from benchmarks.peers import quix_python
+    from benchmarks.report import write_report
+    from benchmarks.streaming import run_streaming
+    from benchmarks.throughput import Context, clean_work_dir, default_systems, run_throughput
+    from transforms.tokenizers import punkt_installed
+
+    def progress(message: str) -> None:
+        print(message, flush=True)
+
+    rounds = args.rounds or (1 if args.quick else 3)
+    soak_s = args.soak if args.soak is not None else (120.0 if args.quick else 600.0)
+    window_s, out_of_orderness_s, span_s = 10.0, 5.0, 600.0
+    corpus_name, texts = corpus_mod.load_corpus()
+    start_ms = int((time.time() - 2 * 3600) * 1000)  # two hours ago: inside retention, never "in the future"
+    messages = corpus_mod.stamp(texts, start_ms, int(span_s * 1000), keys=8)
+    work_dir = Path(tempfile.mkdtemp(prefix="bench-work-"))
+    corpus_path = work_dir / "corpus.jsonl"
+    corpus_mod.write_corpus(messages, corpus_path)
+    progress(f"Corpus: {corpus_name}: {len(messages):,} messages (work files in {work_dir})")
+    expected_tokens, expected_pairs = corpus_mod.expected_counts(messages, int(window_s * 1000))
+    progress(f"Expected: {expected_tokens:,} tokens, {expected_pairs:,} (window, token) counts")
+
+    results, streaming = [], None
+    with _kafka(args.bootstrap_servers, progress) as bootstrap:
+        from pipeline.producer import ensure_topic
+
+        suffix = uuid.uuid4().hex[:8]
+        topic, empty_topic = f"bench-corpus-{suffix}", f"bench-empty-{suffix}"
+        if "throughput" not in args.skip:
+            delivered = corpus_mod.produce_corpus(bootstrap, topic, messages, args.partitions)
+            ensure_topic(bootstrap, empty_topic, args.partitions)
+            progress(f"Loaded {delivered:,} messages into {topic} ({args.partitions} partitions)")
+            quix = None if "peers" in args.skip else quix_python(progress)
+            ctx = Context(bootstrap, topic, empty_topic, corpus_path, work_dir, len(messages), expected_tokens,
+                          expected_pairs, window_s, out_of_orderness_s, quix)
+            systems = default_systems(quix)
+            if "peers" in args.skip:
+                systems = [s for s in systems if s.group != "peer"]
+            if "flink" in args.skip:
+                systems = [s for s in systems if "Flink" not in s.name]
+            if args.only:
+                systems = [s for s in systems if any(text.lower() in s.name.lower() for text in args.only)]
+            results = run_throughput(ctx, systems, rounds, progress)
+        if "streaming" not in args.skip:
+            streaming = run_streaming(bootstrap, [m.text.replace("\n", " ") for m in messages], work_dir,
+                                      duration_s=soak_s, rate=args.rate, partitions=args.partitions,
+                                      progress=progress)
+
+    command = "python -m benchmarks run" + " ".join(
+        [""] + [a for a in sys.argv[2:] if not a.startswith("--bootstrap")])
+    meta = {
+        "command": command.strip(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+                   f"{platform.system()} {platform.machine()}",
+        "corpus": corpus_name, "messages": len(messages), "expected_tokens": expected_tokens,
+        "expected_pairs": expected_pairs, "partitions": args.partitions, "span_s": span_s, "window_s": window_s,
+        "out_of_orderness_s": out_of_orderness_s, "rounds": rounds,
+        "punkt": "installed punkt_tab model" if punkt_installed() else "no punkt_tab data here: untrained Punkt",
+    }
+    markdown = write_report(args.results_dir, meta, results, streaming)
+    print(markdown)
+    clean_work_dir(work_dir)
+    return 0
+
+
+def main() -> int:
+    args = _parser().parse_args()
+    if args.command == "run":
+        return _run(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

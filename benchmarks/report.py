@@ -1,0 +1,202 @@
+"""The results: a markdown table (RESULTS.md), a PNG chart of throughput, and the raw figures (JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+from benchmarks.streaming import StreamingResult
+from benchmarks.throughput import SystemResult
+
+__all__ = ["Figures", "figures", "targets", "write_report"]
+
+
+def _fmt(value: Optional[float], digits: int = 0, suffix: str = "") -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}{suffix}"
+
+
+class Figures:
+    """Derived figures of one system: rates end to end and net of start-up."""
+
+    def __init__(self, result: SystemResult, messages: int, expected_tokens: int, expected_pairs: int):
+        self.result = result
+        self.wall = result.median("wall_s")
+        self.startup = result.median("wall_s", empty=True)
+        self.cpu = result.median("cpu_s")
+        self.rss = result.median("peak_rss_mb")
+        self.tokens = result.median("tokens")
+        self.net_wall = None if self.wall is None else max(self.wall - (self.startup or 0.0), 1e-3)
+        self.rate = None if self.wall is None else messages / self.wall
+        self.net_rate = None if self.net_wall is None else messages / self.net_wall
+        self.net_token_rate = None if self.net_wall is None else expected_tokens / self.net_wall
+        self.check = self._check(messages, expected_tokens, expected_pairs)
+
+    def _check(self, messages, expected_tokens, expected_pairs) -> str:
+        runs = self.result.runs
+        if not runs:
+            return ""
+        if self.result.name.startswith("source"):
+            read = runs[-1].get("reported_messages")
+            return "ok" if read == messages else f"read {read}/{messages}"
+        if "tokens" not in runs[-1]:
+            return ""
+        tokens = runs[-1]["tokens"]
+        pairs = runs[-1].get("pairs")
+        if tokens == expected_tokens and pairs in (None, expected_pairs):
+            return "ok"
+        detail = f"tokens {tokens:,}/{expected_tokens:,}"
+        if pairs is not None:
+            detail += f", rows {pairs:,}/{expected_pairs:,}"
+        return detail
+
+
+def figures(results: list[SystemResult], messages: int, expected_tokens: int, expected_pairs: int) -> dict:
+    return {r.name: Figures(r, messages, expected_tokens, expected_pairs) for r in results}
+
+
+def _one_core_tokenizer(figs: dict) -> Optional[float]:
+    for name, fig in figs.items():
+        if name.startswith("compute limit") and "1 process" in name:
+            return fig.net_rate
+    return None
+
+
+def targets(figs: dict, streaming: Optional[StreamingResult]) -> list[tuple[str, str, str]]:
+    """(target, measured, met?) rows of the issue's targets."""
+    rows = []
+    one_core = _one_core_tokenizer(figs)
+    pipelines = {n: f for n, f in figs.items() if f.result.group == "pipeline" and f.net_rate}
+    best_name, best = max(pipelines.items(), key=lambda kv: kv[1].net_rate, default=(None, None))
+    if one_core and best:
+        goal = 0.8 * 2 * one_core
+        rows.append(("best local runner >= 0.8 x (2 cores x tokenizer-alone rate)",
+                     f"{best_name}: {best.net_rate:,.0f} msg/s vs {goal:,.0f} msg/s "
+                     f"(= {best.net_rate / (2 * one_core):.2f} x 2 cores)",
+                     "met" if best.net_rate >= goal else "missed"))
+    for name, fig in figs.items():
+        if best and fig.result.group in ("baseline", "peer") and fig.net_rate:
+            rows.append((f"pipeline beats {name.split(':', 1)[1].strip()}",
+                         f"{best.net_rate:,.0f} vs {fig.net_rate:,.0f} msg/s net "
+                         f"({_fmt(best.rate)} vs {_fmt(fig.rate)} end to end)",
+                         "met" if best.net_rate > fig.net_rate else "missed"))
+    if streaming is not None and streaming.latencies_s:
+        p50 = streaming.percentile(50)
+        rows.append(("on-time panes within 2 s (p50) of the watermark passing the window end",
+                     f"p50 {p50:.2f} s, p99 {streaming.percentile(99):.2f} s", "met" if p50 <= 2 else "missed"))
+        summary = streaming.summary()
+        if summary["rss_1min_mb"] and summary["rss_end_mb"]:
+            growth = summary["rss_end_mb"] / summary["rss_1min_mb"] - 1
+            rows.append((f"RSS at the end of the {streaming.duration_s / 60:.0f}-minute run within 10% of RSS after "
+                         "minute 1", f"{summary['rss_1min_mb']:.0f} MB -> {summary['rss_end_mb']:.0f} MB "
+                         f"({growth:+.1%})", "met" if abs(growth) <= 0.10 else "missed"))
+    return rows
+
+
+def _throughput_table(figs: dict, messages: int) -> list[str]:
+    one_core = _one_core_tokenizer(figs)
+    lines = ["| system | msg/s net | tokens/s net | x 1-core tokenizer | msg/s end to end | start-up s | "
+             "wall s | CPU s | peak RSS MB | check | notes |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for name, fig in figs.items():
+        r = fig.result
+        if r.unavailable or (not r.runs and r.errors):
+            why = r.unavailable or r.errors[0]
+            lines.append(f"| {name} | not measured | | | | | | | | | {why} |")
+            continue
+        ratio = f"{fig.net_rate / one_core:.2f}" if one_core and fig.net_rate else "–"
+        lines.append(
+            f"| {name} | {_fmt(fig.net_rate)} | {_fmt(fig.net_token_rate) if r.name[:6] != 'source' else '–'} | "
+            f"{ratio} | {_fmt(fig.rate)} | {_fmt(fig.startup, 1)} | {_fmt(fig.wall, 1)} | {_fmt(fig.cpu, 1)} | "
+            f"{_fmt(fig.rss)} | {fig.check} | {r.note} |")
+    return lines
+
+
+def _streaming_table(streaming: StreamingResult) -> list[str]:
+    s = streaming.summary()
+    lines = [f"Unbounded run on `run_configs/{streaming.config}` (DirectRunner on Prism): "
+             f"{streaming.rate:g} messages/s stamped with the send time, {streaming.window_s:g} s fixed windows, "
+             f"`max_out_of_orderness` {streaming.out_of_orderness_s:g} s, "
+             f"{streaming.duration_s / 60:.1f} minutes after the first pane (+ {streaming.warmup_s:.0f} s warm-up "
+             f"not counted).", "",
+             "| figure | value |", "|---|---:|",
+             f"| on-time panes measured | {s['on_time_panes']} |",
+             f"| latency p50 (s) | {_fmt(s['latency_p50_s'], 2)} |",
+             f"| latency p99 (s) | {_fmt(s['latency_p99_s'], 2)} |",
+             f"| latency max (s) | {_fmt(s['latency_max_s'], 2)} |",
+             f"| RSS at the first pane (MB) | {_fmt(s['rss_start_mb'])} |",
+             f"| RSS after 1 minute (MB) | {_fmt(s['rss_1min_mb'])} |",
+             f"| RSS at the end (MB) | {_fmt(s['rss_end_mb'])} |",
+             f"| messages produced | {streaming.produced:,} |",
+             f"| early/late panes (should be 0) | {streaming.late_or_early_panes} |"]
+    if streaming.error or streaming.returncode not in (0, None):
+        lines.append(f"| run error | {streaming.error or f'exit {streaming.returncode}'} |")
+    return lines
+
+
+def _chart(figs: dict, path: Path, one_core: Optional[float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [(n, f) for n, f in figs.items() if f.net_rate]
+    names = [n for n, _ in measured][::-1]
+    net = [f.net_rate for _, f in measured][::-1]
+    e2e = [f.rate for _, f in measured][::-1]
+    colors = {"limit": "#9e9e9e", "baseline": "#ff9800", "pipeline": "#1e88e5", "peer": "#8e24aa"}
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.6))
+    y = range(len(names))
+    ax.barh([i + 0.2 for i in y], net, height=0.4, label="net of start-up",
+            color=[colors[f.result.group] for _, f in measured][::-1])
+    ax.barh([i - 0.2 for i in y], e2e, height=0.4, label="end to end", color="#cfd8dc")
+    for i, value in zip(y, net):
+        ax.text(value, i + 0.2, f" {value:,.0f}", va="center", fontsize=8)
+    if one_core:
+        ax.axvline(1.6 * one_core, color="#e53935", linestyle="--", linewidth=1,
+                   label="target: 0.8 x 2 cores x tokenizer")
+    ax.set_yticks(list(y))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_xlabel("messages / s (median)")
+    ax.set_title("Throughput: token counts per 10 s window over the same Kafka topic")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(results_dir: Path, meta: dict, results: list[SystemResult],
+                 streaming: Optional[StreamingResult]) -> str:
+    """Writes RESULTS.md, throughput.png and results.json; returns the markdown."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    figs = figures(results, meta["messages"], meta["expected_tokens"], meta["expected_pairs"]) if results else {}
+    lines = ["# Benchmark results", "",
+             f"Generated by `{meta['command']}` on {meta['date']} ({meta['machine']}).", "",
+             f"Corpus: {meta['corpus']}: {meta['messages']:,} messages, {meta['expected_tokens']:,} tokens "
+             f"({meta['expected_tokens'] / meta['messages']:.1f} per message after normalisation), in a topic of "
+             f"{meta['partitions']} partitions with event times spread over {meta['span_s'] / 60:.0f} minutes; "
+             f"{meta['window_s']:g} s fixed windows ({meta['expected_pairs']:,} (window, token) counts), "
+             f"max_out_of_orderness {meta['out_of_orderness_s']:g} s. Tokenizer everywhere: "
+             "`make_tokenizer('word', punkt='auto')` (" + meta["punkt"] + "), lowercased, punctuation dropped.", "",
+             f"Each figure is the median of {meta['rounds']} run(s). *Net* rates divide the corpus by (wall time - "
+             "wall time of the same program on an empty topic), i.e. without interpreter, runner and job start-up; "
+             "*end to end* includes them. CPU s is user + system time of the whole process tree; peak RSS is the "
+             "largest sum of RSS over the tree. *check* compares the counted tokens and (window, token) rows with "
+             "the corpus.", ""]
+    if figs:
+        lines += ["## Throughput", ""] + _throughput_table(figs, meta["messages"]) + ["", "![throughput](throughput.png)", ""]
+        _chart(figs, results_dir / "throughput.png", _one_core_tokenizer(figs))
+    if streaming is not None:
+        lines += ["## Streaming latency and memory", ""] + _streaming_table(streaming) + [""]
+    target_rows = targets(figs, streaming)
+    if target_rows:
+        lines += ["## Targets (issue 6)", "", "| target | measured | |", "|---|---|---|"]
+        lines += [f"| {t} | {m} | **{ok}** |" for t, m, ok in target_rows] + [""]
+    markdown = "\n".join(lines)
+    (results_dir / "RESULTS.md").write_text(markdown, encoding="utf-8")
+    raw = {"meta": meta, "throughput": [r.__dict__ for r in results],
+           "streaming": None if streaming is None else {**streaming.__dict__, "summary": streaming.summary()}}
+    (results_dir / "results.json").write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
+    return markdown
