@@ -144,7 +144,7 @@ def test_validate_stops_before_the_job_with_one_line_naming_the_resource(tmp_pat
         assert done.returncode == 2, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"error: NLTK resource {resource} is not installed in ["), lines
-        assert "python -m nltk.downloader" in lines[0]
+        assert "python -m pipeline nltk-data download" in lines[0]
     done = _cli(*base, env=env)  # the default, punkt: auto, needs no data
     assert done.returncode == 0, done.stderr
 

@@ -129,12 +129,12 @@ def test_missing_stopwords_or_wordnet_is_a_one_line_error(tmp_path, monkeypatch)
         TokenizeText("whitespace", stopwords="english")
     assert str(raised.value) == (
         f"NLTK resource stopwords (english) is not installed in {[str(tmp_path)]}: install it with "
-        "`python -m nltk.downloader stopwords` or give tokenize.stopwords as file:PATH or as a list of words")
+        "`python -m pipeline nltk-data download stopwords` or give tokenize.stopwords as file:PATH or as a list of words")
     with pytest.raises(MissingNltkData) as raised:
         TokenizeText("whitespace", lemmatize="wordnet")
     assert str(raised.value) == (
         f"NLTK resource wordnet (corpora/wordnet) is not installed in {[str(tmp_path)]}: install it with "
-        "`python -m nltk.downloader wordnet` or use tokenize.stem instead of lemmatize")
+        "`python -m pipeline nltk-data download wordnet` or use tokenize.stem instead of lemmatize")
 
 
 def test_tokenize_text_normalises_in_a_pipeline(nltk_data):

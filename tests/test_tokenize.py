@@ -92,7 +92,7 @@ def test_installed_punkt_missing_is_a_one_line_error_naming_punkt_tab(no_nltk_da
         TokenizeText("word", punkt="installed")
     assert str(raised.value) == (
         f"NLTK resource punkt_tab (english) is not installed in {[str(tmp_path)]}: install it with "
-        "`python -m nltk.downloader punkt_tab` or set tokenize.punkt: untrained")
+        "`python -m pipeline nltk-data download punkt_tab` or set tokenize.punkt: untrained")
     assert isinstance(raised.value, LookupError)
 
 

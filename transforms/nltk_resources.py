@@ -55,7 +55,7 @@ def missing(package: str, detail: str, fix: str) -> MissingNltkData:
     """The one-line error for an NLTK package that is not where NLTK looks."""
     return MissingNltkData(
         f"NLTK resource {package} ({detail}) is not installed in {nltk.data.path}: install it with "
-        f"`python -m nltk.downloader {package}` {fix}"
+        f"`python -m pipeline nltk-data download {package}` {fix}"
     )
 
 
