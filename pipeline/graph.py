@@ -33,7 +33,8 @@ def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, qu
     if config.runner == "FlinkRunner":
         from pipeline.stack.flink import flink_option_defaults
 
-        options.update(flink_option_defaults(options, progress=lambda m: print(m, file=sys.stderr)))
+        options.update(flink_option_defaults(options, unbounded=not config.source.stop.bounded,
+                                             progress=lambda m: print(m, file=sys.stderr)))
     return PipelineOptions.from_dictionary(options)
 
 

@@ -140,23 +140,29 @@ def _read_manifest(jar: Path) -> bytes | None:
         return None
 
 
-def flink_option_defaults(options: Mapping[str, object],
+def flink_option_defaults(options: Mapping[str, object], *, unbounded: bool,
                           progress: Callable[[str], object] = print) -> dict[str, object]:
     """The pipeline options FlinkRunner needs on this project's stack, for those ``options`` lacks.
 
     * ``flink_job_server_jar``: the cached job server (`job_server_jar`), so
-      Beam never downloads one at run time;
-    * ``flink_version``: the Flink version that jar runs;
+      Beam never downloads one at run time; ``flink_version``: its Flink.
     * ``streaming``: portable Flink finalizes bundles only in streaming mode
-      (apache/beam#19526), and the Kafka reader needs finalization to commit
-      offsets, so a bounded read runs as a streaming job that ends when the
-      read does.
+      (batch mode rejects the reader: apache/beam#19526), so a bounded read
+      runs as a streaming job that ends when the read does.
+    * For an unbounded read, ``checkpointing_interval`` (10 s): Flink finalizes
+      bundles, and so the reader commits offsets, when a checkpoint completes;
+      and ``shutdown_sources_after_idle_ms``: with checkpointing on, Flink
+      otherwise keeps the finished Impulse source, and so the job, running
+      forever, and a drained read (``--duration``) would never end.
 
     Args:
         options: The pipeline options a config gives.
+        unbounded: Whether the read is unbounded (a stream, possibly drained).
         progress: Receives a one-line message before a first fetch of the jar.
     """
     defaults: dict[str, object] = {"flink_version": FLINK_MINOR_VERSION, "streaming": True}
+    if unbounded:
+        defaults.update(checkpointing_interval=10_000, shutdown_sources_after_idle_ms=5_000)
     if not options.get("flink_job_server_jar"):
         defaults["flink_job_server_jar"] = str(job_server_jar(progress))
     return {key: value for key, value in defaults.items() if key not in options}
