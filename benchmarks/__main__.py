@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="only the throughput systems whose name contains TEXT (repeatable)")
     run.add_argument("--bootstrap-servers", help="use this Kafka instead of starting one")
     run.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    run.add_argument("--keep-work", action="store_true", help="keep the work directory (logs, outputs of every run)")
     return parser
 
 
@@ -76,7 +78,7 @@ def _run(args) -> int:
     from benchmarks.peers import quix_python
     from benchmarks.report import write_report
     from benchmarks.streaming import run_streaming
-    from benchmarks.throughput import Context, clean_work_dir, default_systems, run_throughput
+    from benchmarks.throughput import Context, default_systems, run_throughput
     from transforms.tokenizers import punkt_installed
 
     def progress(message: str) -> None:
@@ -134,7 +136,10 @@ def _run(args) -> int:
     }
     markdown = write_report(args.results_dir, meta, results, streaming)
     print(markdown)
-    clean_work_dir(work_dir)
+    if args.keep_work:
+        print(f"Work files kept in {work_dir}")
+    else:
+        shutil.rmtree(work_dir, ignore_errors=True)
     return 0
 
 

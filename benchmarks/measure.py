@@ -1,8 +1,9 @@
 """Running a program and measuring it: wall time, CPU seconds of its process tree, RSS over time.
 
 CPU seconds are `resource.getrusage(RUSAGE_CHILDREN)` before and after the
-program (user + system of the program and every descendant it waited for), and
-never less than what sampling the live tree with psutil saw. RSS is the sum
+program (user + system of the program and every descendant that was waited
+for), or, when larger, the sum of each process's own CPU time last seen by
+sampling the live tree (which covers descendants nobody waited for). RSS is the sum
 over the live process tree (the program and all its descendants: the pipeline's
 launcher, Prism and SDK workers), sampled every `interval_s`; the peak is the
 largest sum seen.
@@ -85,7 +86,8 @@ class TreeSampler(threading.Thread):
                 with process.oneshot():
                     rss += process.memory_info().rss
                     times = process.cpu_times()
-                self._cpu_by_pid[process.pid] = times.user + times.system + times.children_user + times.children_system
+                # Own time only: a reaped child's time shows up in its parent's children_* as well.
+                self._cpu_by_pid[process.pid] = times.user + times.system
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
         if rss:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import sys
 import uuid
@@ -160,6 +159,12 @@ def default_systems(quix_python: Optional[str]) -> list[System]:
         _config_system("pipeline: DirectRunner (on Prism)", "direct.yaml", "direct.yaml"),
         _config_system("pipeline: PrismRunner", "direct.yaml", "direct.yaml + runner=PrismRunner",
                        "runner=PrismRunner"),
+        # Beam's multi-process FnApiRunner: DirectRunner leaves Prism (update_compatibility_version is
+        # one of its reasons to) and runs the batch job on 2 SDK worker processes, 4 reader shards.
+        _config_system("pipeline: DirectRunner, 2 worker processes (FnApiRunner)", "direct.yaml",
+                       "direct.yaml + direct_num_workers=2, multi_processing, source.shards=4",
+                       "options={update_compatibility_version: '2.77.0', direct_num_workers: 2, "
+                       "direct_running_mode: multi_processing}", "source.shards=4"),
         _config_system("pipeline: FlinkRunner embedded", "flink-local.yaml", "flink-local.yaml"),
         _config_system("pipeline: FlinkRunner cluster", "flink-cluster.yaml", "flink-cluster.yaml"),
         System("peer: Quix Streams 3.28", "peer", quix, note="own venv; group_by + tumbling_window().sum()",
@@ -243,10 +248,6 @@ def run_throughput(ctx: Context, systems: list[System], rounds: int, progress=pr
                 progress(f"    {run['wall_s']:.1f}s wall, {run['cpu_s']:.1f}s CPU, {run['peak_rss_mb']:.0f} MB peak RSS"
                          + (f", {run['tokens']} tokens" if "tokens" in run else ""))
     return list(results.values())
-
-
-def clean_work_dir(work_dir: Path) -> None:
-    shutil.rmtree(work_dir / "runs", ignore_errors=True)
 
 
 def as_dicts(results: list[SystemResult]) -> list[dict]:
