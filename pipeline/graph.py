@@ -33,7 +33,8 @@ def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, qu
     if config.runner == "FlinkRunner":
         from pipeline.stack.flink import flink_option_defaults
 
-        options.update(flink_option_defaults(options, unbounded=not config.source.stop.bounded,
+        stop = config.source.stop
+        options.update(flink_option_defaults(options, unbounded=not stop.bounded, drain_after_s=stop.max_read_time_s,
                                              progress=lambda m: print(m, file=sys.stderr)))
     return PipelineOptions.from_dictionary(options)
 

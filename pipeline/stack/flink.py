@@ -86,6 +86,8 @@ JOB_SERVER_ARTIFACTS = [
 _JOB_SERVER_MAIN = "org.apache.beam.runners.flink.FlinkJobServerDriver"
 _JOB_SERVER_NAME = f"beam-flink-{FLINK_MINOR_VERSION}-job-server-{BEAM_JOB_SERVER_VERSION}"
 _PIP_TIMEOUT_SECONDS = 30 * 60
+# The Impulse source starts a little before the reader sets its deadline.
+_DRAIN_MARGIN_S = 30
 _POLL_SECONDS = 0.25
 
 
@@ -140,7 +142,7 @@ def _read_manifest(jar: Path) -> bytes | None:
         return None
 
 
-def flink_option_defaults(options: Mapping[str, object], *, unbounded: bool,
+def flink_option_defaults(options: Mapping[str, object], *, unbounded: bool, drain_after_s: float | None = None,
                           progress: Callable[[str], object] = print) -> dict[str, object]:
     """The pipeline options FlinkRunner needs on this project's stack, for those ``options`` lacks.
 
@@ -150,19 +152,23 @@ def flink_option_defaults(options: Mapping[str, object], *, unbounded: bool,
       (batch mode rejects the reader: apache/beam#19526), so a bounded read
       runs as a streaming job that ends when the read does.
     * For an unbounded read, ``checkpointing_interval`` (10 s): Flink finalizes
-      bundles, and so the reader commits offsets, when a checkpoint completes;
-      and ``shutdown_sources_after_idle_ms``: with checkpointing on, Flink
-      otherwise keeps the finished Impulse source, and so the job, running
-      forever, and a drained read (``--duration``) would never end.
+      bundles, and so the reader commits offsets, when a checkpoint completes.
+    * For an unbounded read that drains after ``drain_after_s``,
+      ``shutdown_sources_after_idle_ms`` a little past the drain: with
+      checkpointing on, Flink keeps the (idle) Impulse source, and so the job,
+      running forever; shutting it down earlier stops the checkpoints.
 
     Args:
         options: The pipeline options a config gives.
-        unbounded: Whether the read is unbounded (a stream, possibly drained).
+        unbounded: Whether the read is unbounded (a stream).
+        drain_after_s: When an unbounded read stops reading, if it does.
         progress: Receives a one-line message before a first fetch of the jar.
     """
     defaults: dict[str, object] = {"flink_version": FLINK_MINOR_VERSION, "streaming": True}
     if unbounded:
-        defaults.update(checkpointing_interval=10_000, shutdown_sources_after_idle_ms=5_000)
+        defaults["checkpointing_interval"] = 10_000
+        if drain_after_s is not None:
+            defaults["shutdown_sources_after_idle_ms"] = int((drain_after_s + _DRAIN_MARGIN_S) * 1000)
     if not options.get("flink_job_server_jar"):
         defaults["flink_job_server_jar"] = str(job_server_jar(progress))
     return {key: value for key, value in defaults.items() if key not in options}
