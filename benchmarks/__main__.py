@@ -73,6 +73,36 @@ def _kafka(bootstrap_servers, progress):
         progress("Kafka broker stopped.")
 
 
+@contextlib.contextmanager
+def _flink_cluster(systems, work_dir: Path, progress):
+    """A Flink session cluster of the benchmark's own (free ports), when a measured system needs one."""
+    wanted = [s for s in systems if s.uses_cluster and s.unavailable is None]
+    if not wanted:
+        yield None
+        return
+    from pipeline.stack.flink import FlinkCluster
+    from pipeline.stack.net import free_ports
+
+    rest, rpc, pool = free_ports(3)
+    cluster = FlinkCluster(rest, rpc, pool, work_dir / "flink", slots=2)
+    progress(f"Starting a Flink session cluster for the benchmark (REST {cluster.flink_master})...")
+    try:
+        cluster.start(timeout=180, progress=progress)
+    except Exception as e:  # noqa: BLE001 - the row says why it was not measured
+        cluster.stop()
+        for system in wanted:
+            system.unavailable = f"the Flink cluster did not start: {str(e).splitlines()[0][:200]}"
+        yield None
+        return
+    try:
+        yield {"sets": [f"options.flink_master={cluster.flink_master}",
+                        f"options.environment_config={cluster.worker_pool_address}"],
+               "pids": [pid for pid in cluster.pids().values() if pid is not None]}
+    finally:
+        cluster.stop()
+        progress("Flink cluster stopped.")
+
+
 def _run(args) -> int:
     from benchmarks import corpus as corpus_mod
     from benchmarks.peers import quix_python
@@ -117,7 +147,9 @@ def _run(args) -> int:
                 systems = [s for s in systems if "Flink" not in s.name]
             if args.only:
                 systems = [s for s in systems if any(text.lower() in s.name.lower() for text in args.only)]
-            results = run_throughput(ctx, systems, rounds, progress)
+            with _flink_cluster(systems, work_dir, progress) as cluster:
+                ctx.flink_cluster = cluster
+                results = run_throughput(ctx, systems, rounds, progress)
         if "streaming" not in args.skip:
             streaming = run_streaming(bootstrap, [m.text.replace("\n", " ") for m in messages], work_dir,
                                       duration_s=soak_s, rate=args.rate, partitions=args.partitions,

@@ -64,10 +64,14 @@ def tree_rss(pid: int) -> int:
 class TreeSampler(threading.Thread):
     """Samples a process tree's RSS and CPU seconds in the background."""
 
-    def __init__(self, pid: int, interval_s: float = 0.2):
+    def __init__(self, pid: int, interval_s: float = 0.2, extra_pids: Sequence[int] = ()):
         super().__init__(daemon=True)
         self._pid = pid
+        self._extra_pids = tuple(extra_pids)
         self._interval_s = interval_s
+        self._extra_cpu_first: dict[int, float] = {}
+        self._extra_cpu_last: dict[int, float] = {}
+        self._first_sample = True
         self._stop_event = threading.Event()
         self._t0 = time.monotonic()
         self._cpu_by_pid: dict[int, float] = {}
@@ -81,15 +85,23 @@ class TreeSampler(threading.Thread):
 
     def sample(self) -> int:
         rss = 0
-        for process in _tree(self._pid):
+        extra = [process for pid in self._extra_pids for process in _tree(pid)]
+        for process in _tree(self._pid) + extra:
             try:
                 with process.oneshot():
                     rss += process.memory_info().rss
                     times = process.cpu_times()
-                # Own time only: a reaped child's time shows up in its parent's children_* as well.
-                self._cpu_by_pid[process.pid] = times.user + times.system
             except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass
+                continue
+            # Own time only: a reaped child's time shows up in its parent's children_* as well.
+            own = times.user + times.system
+            if process in extra:
+                # Services that outlive the run (a Flink cluster): only what they spent during it.
+                self._extra_cpu_first.setdefault(process.pid, own if self._first_sample else 0.0)
+                self._extra_cpu_last[process.pid] = own
+            else:
+                self._cpu_by_pid[process.pid] = own
+        self._first_sample = False
         if rss:
             self.samples.append((time.monotonic() - self._t0, rss))
             self.peak_rss = max(self.peak_rss, rss)
@@ -99,9 +111,14 @@ class TreeSampler(threading.Thread):
     def cpu_s(self) -> float:
         return sum(self._cpu_by_pid.values())
 
+    @property
+    def extra_cpu_s(self) -> float:
+        return sum(last - self._extra_cpu_first.get(pid, 0.0) for pid, last in self._extra_cpu_last.items())
+
     def stop(self) -> None:
         self._stop_event.set()
         self.join()
+        self.sample()  # the services' CPU time up to the end of the run
 
 
 def terminate_tree(pid: int, timeout_s: float = 10.0) -> None:
@@ -130,6 +147,7 @@ def run_measured(
     timeout_s: float = 1800.0,
     interval_s: float = 0.2,
     while_running: Optional[Callable[[subprocess.Popen], None]] = None,
+    extra_pids: Sequence[int] = (),
 ) -> Measurement:
     """Runs a command to completion and measures its process tree.
 
@@ -137,6 +155,8 @@ def run_measured(
         stdout_path: where the program's stdout goes (default: the log, with stderr).
         while_running: called once the program has started (it may block until the
             program ends, e.g. to tail a file); sampling goes on meanwhile.
+        extra_pids: services the program uses that run apart from it (a Flink
+            cluster): their trees count in the RSS and their CPU time during the run.
 
     Raises:
         TimeoutError: the program ran longer than timeout_s (it is stopped first).
@@ -148,7 +168,7 @@ def run_measured(
         process = subprocess.Popen(
             list(command), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=out if stdout_path else log, stderr=log)
-        sampler = TreeSampler(process.pid, interval_s)
+        sampler = TreeSampler(process.pid, interval_s, extra_pids)
         sampler.start()
         try:
             if while_running is not None:
@@ -161,5 +181,5 @@ def run_measured(
         finally:
             wall = time.monotonic() - started
             sampler.stop()
-    cpu = max(_children_cpu() - cpu_before, sampler.cpu_s)
+    cpu = max(_children_cpu() - cpu_before, sampler.cpu_s) + sampler.extra_cpu_s
     return Measurement(wall, cpu, sampler.peak_rss, process.returncode, sampler.samples)

@@ -44,6 +44,7 @@ class Context:
     window_s: float = 10.0
     out_of_orderness_s: float = 5.0
     quix_python: Optional[str] = None
+    flink_cluster: Optional[dict] = None  # {"sets": [...], "pids": [...]} of the cluster the harness started
 
 
 @dataclass
@@ -63,6 +64,7 @@ class System:
     counts: bool = True  # writes count rows that can be checked
     note: str = ""
     unavailable: Optional[str] = None  # why it is not measured
+    uses_cluster: bool = False  # runs on the Flink session cluster the harness starts
 
 
 @dataclass
@@ -84,7 +86,7 @@ def _python_module(module: str, *args: str) -> list:
     return [sys.executable, "-m", module, *args]
 
 
-def _pipeline_command(config: str, *sets: str) -> Callable[[Context, str, Path], Command]:
+def _pipeline_command(config: str, *sets: str, cluster: bool = False) -> Callable[[Context, str, Path], Command]:
     def build(ctx: Context, topic: str, out: Path) -> Command:
         overrides = {
             "source.bootstrap_servers": ctx.bootstrap_servers,
@@ -101,17 +103,18 @@ def _pipeline_command(config: str, *sets: str) -> Callable[[Context, str, Path],
         argv = _python_module("pipeline", "run", "--config", str(REPO / "run_configs" / config))
         for key, value in overrides.items():
             argv += ["--set", f"{key}={value}"]
-        for extra in sets:
+        for extra in [*sets, *(ctx.flink_cluster["sets"] if cluster and ctx.flink_cluster else [])]:
             argv += ["--set", extra]
         return Command(argv)
 
     return build
 
 
-def _config_system(name: str, config: str, note: str, *sets: str) -> System:
+def _config_system(name: str, config: str, note: str, *sets: str, cluster: bool = False) -> System:
     path = REPO / "run_configs" / config
     unavailable = None if path.is_file() else f"run_configs/{config} does not exist yet"
-    return System(name, "pipeline", _pipeline_command(config, *sets), note=note, unavailable=unavailable)
+    return System(name, "pipeline", _pipeline_command(config, *sets, cluster=cluster), note=note,
+                  unavailable=unavailable, uses_cluster=cluster)
 
 
 def default_systems(quix_python: Optional[str]) -> list[System]:
@@ -157,16 +160,17 @@ def default_systems(quix_python: Optional[str]) -> list[System]:
                note="no Kafka: corpus file"),
         System("baseline: consumer loop + dict per window", "baseline", baseline, note="1 process"),
         _config_system("pipeline: DirectRunner (on Prism)", "direct.yaml", "direct.yaml"),
-        _config_system("pipeline: PrismRunner", "direct.yaml", "direct.yaml + runner=PrismRunner",
-                       "runner=PrismRunner"),
+        _config_system("pipeline: PrismRunner", "prism.yaml", "prism.yaml"),
         # Beam's multi-process FnApiRunner: DirectRunner leaves Prism (update_compatibility_version is
         # one of its reasons to) and runs the batch job on 2 SDK worker processes, 4 reader shards.
         _config_system("pipeline: DirectRunner, 2 worker processes (FnApiRunner)", "direct.yaml",
                        "direct.yaml + direct_num_workers=2, multi_processing, source.shards=4",
                        "options={update_compatibility_version: '2.77.0', direct_num_workers: 2, "
                        "direct_running_mode: multi_processing}", "source.shards=4"),
-        _config_system("pipeline: FlinkRunner embedded", "flink-local.yaml", "flink-local.yaml"),
-        _config_system("pipeline: FlinkRunner cluster", "flink-cluster.yaml", "flink-cluster.yaml"),
+        _config_system("pipeline: FlinkRunner embedded", "flink-local.yaml", "flink-local.yaml (parallelism 2, LOOPBACK)"),
+        _config_system("pipeline: FlinkRunner cluster", "flink-cluster.yaml",
+                       "flink-cluster.yaml (parallelism 2, worker pool); CPU and RSS include the cluster",
+                       cluster=True),
         System("peer: Quix Streams 3.28", "peer", quix, note="own venv; group_by + tumbling_window().sum()",
                unavailable=None if quix_python else "Quix Streams environment could not be prepared"),
         System("peer: Bytewax 0.21", "peer", bytewax, note="1 worker; flat_map + count_window",
@@ -210,7 +214,8 @@ def _run_once(system: System, ctx: Context, topic: str, tag: str) -> dict:
     command = system.build(ctx, topic, out)
     env = {**os.environ, "PYTHONPATH": str(REPO), **command.env}
     log = run_dir / "log.txt"
-    measured = run_measured(command.argv, log_path=log, env=env, cwd=REPO,
+    extra_pids = ctx.flink_cluster["pids"] if system.uses_cluster and ctx.flink_cluster else ()
+    measured = run_measured(command.argv, log_path=log, env=env, cwd=REPO, extra_pids=extra_pids,
                             stdout_path=out if command.stdout_to_output else run_dir / "stdout.txt")
     stdout_result = _result_line(run_dir / "stdout.txt") or _result_line(log)
     run = {"wall_s": measured.wall_s, "cpu_s": measured.cpu_s, "peak_rss_mb": measured.peak_rss_bytes / 2**20,
