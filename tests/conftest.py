@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pipeline.stack import KafkaBroker, prism_binary
+from pipeline.stack import FlinkCluster, KafkaBroker, prism_binary
 from pipeline.stack.net import free_ports
 
-__all__ = ["fresh_topic", "kafka_broker", "prism_location"]
+__all__ = ["flink_cluster", "flink_job_server_jar", "fresh_topic", "kafka_broker", "prism_location"]
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +95,30 @@ def use_nltk_data(nltk_data_dir: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("NLTK_DATA", nltk_data_dir)
     monkeypatch.setattr(nltk.data, "path", [nltk_data_dir, *nltk.data.path])
     return nltk_data_dir
+
+
+@pytest.fixture(scope="session")
+def flink_job_server_jar() -> str:
+    """The Beam Flink job server jar, fetched with Maven on first use (see pipeline.stack.flink)."""
+    from pipeline.stack.flink import job_server_jar
+
+    return str(job_server_jar())
+
+
+@pytest.fixture(scope="session")
+def flink_cluster(tmp_path_factory: pytest.TempPathFactory, nltk_data_dir: str,
+                  flink_job_server_jar: str) -> Iterator[FlinkCluster]:
+    """A Flink session cluster and Beam worker pool of this test session, on free ports.
+
+    Started once and shared by every test that needs it (a JobManager, a
+    TaskManager with 2 slots, the worker pool); its Python SDK harnesses find
+    the session's nltk_data. Like the broker, it shares only the cache with
+    ``python -m pipeline stack up --flink``. Stopped at session end.
+    """
+    rest_port, rpc_port, pool_port = free_ports(3)
+    cluster = FlinkCluster(rest_port, rpc_port, pool_port, tmp_path_factory.mktemp("stack") / "flink")
+    cluster.start(timeout=180, env={"NLTK_DATA": nltk_data_dir})
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
