@@ -207,7 +207,7 @@ def _stack(args) -> int:
     elif args.action == "down":
         stack.down()
         print("stopped")
-    for line in stack.status():
+    for line in stack.status(flink=True):
         print(line)
     return 0
 

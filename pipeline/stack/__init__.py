@@ -104,11 +104,12 @@ def down(*, state: Path | None = None) -> None:
     KafkaBroker(state_dir=default_kafka_state_dir(state)).stop()
 
 
-def status(*, state: Path | None = None) -> list[str]:
+def status(*, state: Path | None = None, flink: bool = False) -> list[str]:
     """Describes the local stack, one line per service.
 
     Args:
         state: State root directory; defaults to the project state directory.
+        flink: Also describe the Flink cluster and Beam's worker pool (two more lines).
 
     Returns:
         Lines such as ``"kafka: running on 127.0.0.1:9092 (pid 4242, state ...)"``,
@@ -131,5 +132,6 @@ def status(*, state: Path | None = None) -> list[str]:
             f"prism: not built for apache-beam {beam_version()} "
             "(built by 'stack up' or on first use)"
         )
-    flink_lines = FlinkCluster(state_dir=default_flink_state_dir(state)).status_lines()
-    return [kafka_line, prism_line, *flink_lines]
+    if not flink:
+        return [kafka_line, prism_line]
+    return [kafka_line, prism_line, *FlinkCluster(state_dir=default_flink_state_dir(state)).status_lines()]

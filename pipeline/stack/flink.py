@@ -87,7 +87,7 @@ _JOB_SERVER_MAIN = "org.apache.beam.runners.flink.FlinkJobServerDriver"
 _JOB_SERVER_NAME = f"beam-flink-{FLINK_MINOR_VERSION}-job-server-{BEAM_JOB_SERVER_VERSION}"
 _PIP_TIMEOUT_SECONDS = 30 * 60
 # The Impulse source starts a little before the reader sets its deadline.
-_DRAIN_MARGIN_S = 30
+_DRAIN_MARGIN_S = 10
 _POLL_SECONDS = 0.25
 
 
