@@ -69,9 +69,10 @@ FLINK_MINOR_VERSION = "1.19"
 """The ``flink_version`` pipeline option that matches `FLINK_VERSION`."""
 
 BEAM_JOB_SERVER_VERSION = "2.62.0"
-"""Beam Java release of the job server: the newest whose Flink runner and job
-service are both served by the Maven repository this project reaches (Beam
-2.63 to 2.77 Flink runners are not)."""
+"""Beam Java release of the job server. The Maven repository this project reaches
+serves no ``*-job-server`` jar, no Flink runner for Flink 1.20 or 2.x, and
+``beam-runners-flink-1.19`` only at 2.62.0 and 2.70.0; 2.70.0's job service
+dependency is not served, so 2.62.0 is the newest complete one."""
 
 _FLINK_MODULES = ("flink-clients", "flink-streaming-java", "flink-core", "flink-java",
                   "flink-runtime", "flink-metrics-core")
