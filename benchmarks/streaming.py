@@ -57,6 +57,7 @@ class StreamingResult:
     late_or_early_panes: int = 0
     rss_samples: list = field(default_factory=list)  # (seconds since launch, bytes)
     first_pane_at_s: Optional[float] = None
+    last_pane_at_s: Optional[float] = None
     produced: int = 0
     returncode: Optional[int] = None
     cpu_s: Optional[float] = None
@@ -83,7 +84,15 @@ class StreamingResult:
             "latency_mean_s": statistics.mean(self.latencies_s) if self.latencies_s else None,
             "on_time_panes": len(self.latencies_s), "rss_start_mb": self.rss_at(0),
             "rss_1min_mb": self.rss_at(60), "rss_end_mb": self.rss_at(self.duration_s),
+            "covered_s": self.covered_s,
         }
+
+    @property
+    def covered_s(self) -> float:
+        """How long panes kept coming: first pane to last pane."""
+        if self.first_pane_at_s is None or self.last_pane_at_s is None:
+            return 0.0
+        return self.last_pane_at_s - self.first_pane_at_s
 
 
 def _iso_to_epoch(text: str) -> float:
@@ -156,6 +165,9 @@ def run_streaming(bootstrap: str, texts: list, work_dir: Path, *, duration_s: fl
         "source.max_out_of_orderness": f"{out_of_orderness_s}s",
         "window": f"{{type: fixed, size: {window_s}s}}", "sink": f"{{type: jsonl, path: {out}}}",
         "dead_letter": f"{{type: jsonl, path: {out}.dead}}", "late_records": f"{{type: jsonl, path: {out}.late}}",
+        # Beam's PortableRunner opens the job's state stream with job_server_timeout (300 s by default) as
+        # its gRPC deadline, so a longer run dies with DEADLINE_EXCEEDED after 5 minutes (apache/beam#35867).
+        "options.job_server_timeout": str(int(duration_s + warmup_s + 3600)),
     }
     argv = [sys.executable, "-m", "pipeline", "run", "--config", str(REPO / "run_configs" / config),
             "--duration", f"{duration_s + warmup_s + 10:.0f}s"]
@@ -217,6 +229,7 @@ def _collect_panes(result: StreamingResult, lines: list, launched_at: float) -> 
         return
     first = min(panes.values())
     result.first_pane_at_s = first - launched_at
+    result.last_pane_at_s = max(panes.values()) - launched_at
     result.panes_seen = len(panes)
     for (window_end, timing, _), seen_at in sorted(panes.items()):
         if timing != "ON_TIME":
