@@ -46,7 +46,8 @@ def fresh_topic(kafka_broker: KafkaBroker) -> Callable[..., str]:
 
     def create(partitions: int = 3, *, prefix: str = "test") -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:12]}"
-        kafka_broker.create_topic(name, partitions)
+        # Tests write event times months old: keep them past the 7-day default retention.
+        kafka_broker.create_topic(name, partitions, config={"retention.ms": "-1"})
         return name
 
     return create

@@ -259,6 +259,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                 )
             if messages:
                 last_record_at = time.monotonic()
+                self._advance_silent(consumer, watermark, positions, {(m.topic(), m.partition()) for m in messages})
             else:
                 self._on_quiet(consumer, tracker, watermark, positions, read_to, time.monotonic() - last_record_at)
             if unbounded and positions and (not messages or time.monotonic() >= call_ends):
@@ -296,6 +297,16 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                 self._finish(consumer, positions, key, watermark)
             elif next_offset >= high:
                 watermark.advance_when_idle(key, now)
+
+    @staticmethod
+    def _advance_silent(consumer, watermark, positions, active) -> None:
+        """A partition that is caught up while others are busy must not hold the watermark back."""
+        now = Timestamp.now()
+        for key, next_offset in positions.items():
+            if key not in active:
+                _, high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+                if 0 <= high <= next_offset:
+                    watermark.advance_when_idle(key, now)
 
     def _event_time(self, message) -> Timestamp:
         if self._payload_field is not None:
