@@ -72,6 +72,7 @@ def _kafka(bootstrap_servers, progress):
         yield broker.bootstrap_servers
     finally:
         broker.stop()
+        shutil.rmtree(state, ignore_errors=True)
         progress("Kafka broker stopped.")
 
 
