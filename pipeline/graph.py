@@ -20,12 +20,19 @@ from transforms.windowing import WindowTokens
 __all__ = ["JobOutputs", "build_pipeline", "count_tokens", "read_source", "pipeline_options"]
 
 
+# How long a streaming job may run before the portable runner's client gives up on it.
+_STREAM_JOB_TIMEOUT_S = 30 * 24 * 3600
+
+
 def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, quiet: bool = False) -> PipelineOptions:
     """Beam options from the config's `options`, plus what the config implies."""
     options = dict(config.options)
     options["runner"] = config.runner
     if not config.source.stop.bounded:
         options.setdefault("streaming", True)
+        # Beam's portable runners use job_server_timeout (300 s) as the deadline of the job's
+        # state stream, which would end a stream after five minutes (apache/beam#35867).
+        options.setdefault("job_server_timeout", _STREAM_JOB_TIMEOUT_S)
     if prism_location and config.runner in ("DirectRunner", "PrismRunner"):
         options.setdefault("prism_location", prism_location)
     if quiet and config.runner in ("DirectRunner", "PrismRunner"):

@@ -151,7 +151,10 @@ def _committed(bootstrap: str, topic: str, group: str) -> int:
 def _wait_for(what: str, check, timeout_s: float, runner=None):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        value = check()
+        try:
+            value = check()
+        except OSError:  # Flink's REST API can be slow to answer while it starts a job: ask again
+            value = None
         if value:
             return value
         assert runner is None or runner.poll() is None, f"the run ended before {what}"
