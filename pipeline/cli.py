@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from pipeline.config import ConfigError, RunConfig, load_config, parse_duration
-from pipeline.runner_check import plan_runner
+from pipeline.runner_check import plan_runner, worker_processes
 
 __all__ = ["main"]
 
@@ -114,7 +114,8 @@ def _executing_runner(config: RunConfig, result) -> str:
     if module.endswith("portable_runner"):
         return "PrismRunner" if config.runner in ("DirectRunner", "PrismRunner") else config.runner
     if "fn_api_runner" in module:
-        return "FnApiRunner (in-process batch)"
+        workers = worker_processes(config)
+        return f"FnApiRunner ({workers} worker processes)" if workers > 1 else "FnApiRunner (in-process batch)"
     if "runners.direct" in module:
         return "BundleBasedDirectRunner"
     return f"{module}.{type(result).__name__}"

@@ -153,7 +153,7 @@ class SourceConfig:
     max_out_of_orderness_s: float = 5.0
     consumer_config: Mapping = field(default_factory=dict, repr=False)
     commit_offsets: bool = True
-    shards: int = 1
+    shards: Optional[int] = None  # None: one per worker process of the DirectRunner, else 1
     implementation: str = "python"
 
 
@@ -322,13 +322,13 @@ def _parse_source(section: _Section) -> SourceConfig:
         max_out_of_orderness_s=section.duration("max_out_of_orderness", "5s"),
         consumer_config=_client_config(section, "consumer_config"),
         commit_offsets=section.take("commit_offsets", bool, True),
-        shards=section.take("shards", int, 1),
+        shards=section.take("shards", int, None),
         implementation=section.take("implementation", str, "python", choices=("python",)),
     )
     section.finish()
     if source.start == "committed" and not source.group_id:
         raise section.error("start", "committed needs source.group_id")
-    if source.shards < 1:
+    if source.shards is not None and source.shards < 1:
         raise section.error("shards", f"must be at least 1, got {source.shards}")
     return source
 

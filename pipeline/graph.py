@@ -9,6 +9,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import RunConfig, SinkConfig
+from pipeline.runner_check import worker_processes
 from transforms.counting import CountTokens
 from transforms.decode import DecodeMessages
 from transforms.kafka_read import ReadFromKafka, StartPosition
@@ -37,6 +38,12 @@ def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, qu
         options.setdefault("prism_location", prism_location)
     if quiet and config.runner in ("DirectRunner", "PrismRunner"):
         options.setdefault("prism_log_level", "warn")
+    if worker_processes(config) > 1:
+        # Threads would share one interpreter lock; the tokenizer needs processes.
+        options.setdefault("direct_running_mode", "multi_processing")
+        if quiet:
+            # The worker processes write to this terminal: start-up chatter at INFO and WARNING.
+            options.setdefault("default_sdk_harness_log_level", "ERROR")
     if config.runner == "FlinkRunner":
         from pipeline.stack.flink import flink_option_defaults
 
@@ -49,6 +56,8 @@ def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, qu
 def read_source(pipeline: beam.Pipeline, config: RunConfig):
     """The Kafka records of the configured topics, stamped with event time."""
     source = config.source
+    # One reader element per worker process unless the config says otherwise (see SourceConfig.shards).
+    shards = source.shards or worker_processes(config)
     return pipeline | "ReadFromKafka" >> ReadFromKafka(
         source.bootstrap_servers,
         source.topics,
@@ -61,7 +70,7 @@ def read_source(pipeline: beam.Pipeline, config: RunConfig):
         max_out_of_orderness_s=source.max_out_of_orderness_s,
         consumer_config=source.consumer_config,
         commit_offsets=source.commit_offsets,
-        shards=source.shards,
+        shards=shards,
     )
 
 
@@ -100,9 +109,25 @@ def _write(sink: SinkConfig, bootstrap_servers: str) -> WriteRows:
     return WriteRows(sink.type, path=sink.path, topic=sink.topic, producer_config=producer_config)
 
 
+def _multi_process_runner(options: PipelineOptions):
+    """Beam's FnApiRunner set up as Beam's DirectRunner sets it up for a batch job.
+
+    The provision info carries the pipeline options to the worker processes; the
+    runner reads direct_num_workers and direct_running_mode from the options.
+    """
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
+
+
 def build_pipeline(config: RunConfig, options: PipelineOptions) -> beam.Pipeline:
     """The whole job as one Beam pipeline, not yet run."""
-    pipeline = beam.Pipeline(options=options)
+    runner = _multi_process_runner(options) if worker_processes(config) > 1 else None
+    pipeline = beam.Pipeline(runner=runner, options=options)
     outputs = count_tokens(read_source(pipeline, config), config)
     bootstrap = config.source.bootstrap_servers
     outputs.rows | "WriteResults" >> _write(config.sink, bootstrap)

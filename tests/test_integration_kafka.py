@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime, timezone
 
 import nltk
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.producer import Message, produce_messages
@@ -45,8 +46,12 @@ def _expected_counts(messages: list[Message]) -> Counter:
     return expected
 
 
+@pytest.mark.parametrize("workers, executing_on", [
+    (1, "PrismRunner"),
+    (2, "FnApiRunner (2 worker processes)"),
+])
 def test_bounded_read_counts_every_token_of_every_window_exactly(
-        kafka_broker, fresh_topic, prism_location, use_nltk_data, tmp_path):
+        kafka_broker, fresh_topic, prism_location, use_nltk_data, tmp_path, workers, executing_on):
     topic = fresh_topic(partitions=3)
     messages = _known_messages()
     produce_messages(kafka_broker.bootstrap_servers, topic, messages)
@@ -54,9 +59,9 @@ def test_bounded_read_counts_every_token_of_every_window_exactly(
     result = run_cli("run", "--config", DIRECT_CONFIG, *config_overrides(
         source__bootstrap_servers=kafka_broker.bootstrap_servers, source__topics=[topic], source__stop="latest",
         tokenize__punkt="installed", tokenize__lowercase=False, tokenize__drop_punctuation=False,
-        sink__type="jsonl", sink__path=str(out), count__top_k=3))
+        sink__type="jsonl", sink__path=str(out), count__top_k=3, options__direct_num_workers=workers))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "executing on: PrismRunner" in result.stderr
+    assert f"executing on: {executing_on}" in result.stderr
     counted = Counter({(r["window_start"], r["token"]): r["count"] for r in read_rows(out, "count")})
     assert counted == _expected_counts(messages)
     summaries = {r["window_start"]: r["messages"] for r in read_rows(out, "summary")}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
 from pipeline.config import ConfigError, load_config
-from pipeline.runner_check import plan_runner
+from pipeline.runner_check import plan_runner, worker_processes
 from tests.integration_helpers import DIRECT_CONFIG, config_overrides, run_cli
 
 
@@ -39,6 +40,40 @@ def test_a_bounded_read_that_leaves_prism_runs_in_process():
     plan = plan_runner(_config("window.type=session", "window.gap=5s", "source.stop=latest"))
     assert (plan.effective, plan.streaming) == ("FnApiRunner (in-process batch)", False)
     assert plan.reasons == ("session windows are not sent to Prism (apache/beam#33623)",)
+
+
+def test_a_bounded_read_asking_for_worker_processes_runs_on_them():
+    plan = plan_runner(_config("source.stop=latest", "options.direct_num_workers=2"))
+    assert (plan.effective, plan.streaming) == ("FnApiRunner (2 worker processes)", False)
+    assert worker_processes(_config("source.stop=latest", "options.direct_num_workers=2")) == 2
+    every_core = _config("source.stop=latest", "options.direct_num_workers=0")
+    assert worker_processes(every_core) == (os.cpu_count() or 1)
+
+
+def test_worker_processes_do_not_apply_to_a_stream():
+    config = _config("options.direct_num_workers=2")
+    plan = plan_runner(config)
+    assert (plan.effective, worker_processes(config)) == ("PrismRunner", 1)
+    assert any("applies to bounded reads" in warning for warning in plan.warnings)
+
+
+def test_a_bad_worker_count_is_a_one_line_error():
+    with pytest.raises(ConfigError, match="options.direct_num_workers: expected a whole number, got 'two'"):
+        plan_runner(_config("source.stop=latest", "options.direct_num_workers=two"))
+
+
+def test_the_reader_has_one_shard_per_worker_process_unless_configured():
+    from pipeline.graph import build_pipeline, pipeline_options
+
+    def shards(*overrides):
+        config = _config("source.stop=latest", *overrides)
+        pipeline = build_pipeline(config, pipeline_options(config))
+        read = next(t.transform for t in pipeline.transforms_stack[0].parts if t.full_label == "ReadFromKafka")
+        return read._shards
+
+    assert shards() == 1
+    assert shards("options.direct_num_workers=2") == 2
+    assert shards("options.direct_num_workers=2", "source.shards=4") == 4
 
 
 def test_prism_runner_is_used_as_asked_and_count_triggers_carry_a_warning():

@@ -3,6 +3,13 @@
 Each message's tokens cross the shuffle as one element, and the combiner is
 lifted, so every bundle sends one partial Counter per window downstream instead
 of one element per token (DESIGN decision 5).
+
+The counts are keyed by their window rather than combined globally: a global
+combine puts every window on one key, so one worker merges and writes all of
+them while the others wait. Keyed by window, the windows spread over the
+workers after the shuffle; the groups, and so the panes, are the same, because
+the key follows from the window. Merging windows (sessions) keep a single key:
+their windows are only known after the merge.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Iterable, NamedTuple, Optional
+from typing import Any, Iterable, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -80,17 +87,29 @@ def pane_fields(window, pane) -> dict:
     }
 
 
+def window_key(window) -> int:
+    """A key that is the same for every element of a window: its end (the global window has one)."""
+    return 0 if isinstance(window, GlobalWindow) else window.end.micros
+
+
+@beam.typehints.with_output_types(Tuple[int, Any])
+class _KeyByWindowFn(beam.DoFn):
+    def process(self, element, window=beam.DoFn.WindowParam):
+        yield window_key(window), element
+
+
 class _PaneRowsFn(beam.DoFn):
-    """WindowCounts of one pane -> count rows, a top row and a summary row."""
+    """(window key, WindowCounts) of one pane -> count rows, a top row and a summary row."""
 
     def __init__(self, top_k: int, emit_counts: bool):
         self._top_k = top_k
         self._emit_counts = emit_counts
         self._panes = Metrics.counter("CountTokens", "panes")
 
-    def process(self, pane_counts: WindowCounts, window=beam.DoFn.WindowParam,
+    def process(self, keyed_counts, window=beam.DoFn.WindowParam,
                 pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
         self._panes.inc()
+        _, pane_counts = keyed_counts
         fields = pane_fields(window, pane)
         counts = pane_counts.counts
         yield {"kind": "summary", **fields, "messages": pane_counts.messages,
@@ -130,9 +149,13 @@ class CountTokens(beam.PTransform):
         self._by_key = by_key
 
     def expand(self, messages):
+        if messages.windowing.windowfn.is_merging():
+            keyed = messages | "KeyWithVoid" >> beam.Map(lambda message: (None, message))
+        else:
+            keyed = messages | "KeyByWindow" >> beam.ParDo(_KeyByWindowFn())
         rows = (
-            messages
-            | "MergeCounts" >> beam.CombineGlobally(MergeCountsFn()).without_defaults()
+            keyed
+            | "MergeCounts" >> beam.CombinePerKey(MergeCountsFn())
             | "PaneRows" >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts))
         )
         if not self._by_key:

@@ -39,8 +39,8 @@ STEMMERS = ("porter", "snowball", "lancaster")
 LEMMATIZERS = ("wordnet",)
 LEMMA_POS = ("n", "v", "a", "r", "s")
 _ASCII_PUNCTUATION = frozenset(string.punctuation)
-# Tokens follow Zipf's law: a small cache answers most stemmer calls.
-_STEM_CACHE = 1 << 16
+# Tokens follow Zipf's law: a small cache answers most calls.
+_TOKEN_CACHE = 1 << 16
 
 Normalize = Callable[[list], list]
 
@@ -93,8 +93,7 @@ class Normalization:
 
 def _stemmer(name: str, language: str) -> Callable[[str], str]:
     stemmer = {"porter": PorterStemmer, "lancaster": LancasterStemmer}.get(name)
-    stem = stemmer().stem if stemmer else SnowballStemmer(language).stem
-    return functools.lru_cache(maxsize=_STEM_CACHE)(stem)
+    return stemmer().stem if stemmer else SnowballStemmer(language).stem
 
 
 def _token_steps(options: Normalization, lemmatizer: Optional[Callable[[str], str]]) -> list:
@@ -119,8 +118,21 @@ def _token_steps(options: Normalization, lemmatizer: Optional[Callable[[str], st
     if options.stem:
         steps.append(("map", _stemmer(options.stem, options.stem_language)))
     if lemmatizer is not None:
-        steps.append(("map", functools.lru_cache(maxsize=_STEM_CACHE)(lemmatizer)))
+        steps.append(("map", lemmatizer))
     return steps
+
+
+def _token_normalizer(steps: list) -> Callable[[str], Optional[str]]:
+    """One token through every step: its normalised form, or None when a step drops it."""
+    def normalize_token(token: str) -> Optional[str]:
+        for kind, step in steps:
+            if kind == "map":
+                token = step(token)
+            elif not step(token):
+                return None
+        return token
+
+    return normalize_token
 
 
 def make_normalizer(options: Normalization, lemmatizer: Optional[Callable[[str], str]] = None) -> Normalize:
@@ -134,11 +146,13 @@ def make_normalizer(options: Normalization, lemmatizer: Optional[Callable[[str],
     if options.lemmatize and lemmatizer is None:
         raise ValueError("lemmatize needs a lemmatizer")
     steps = _token_steps(options, lemmatizer if options.lemmatize else None)
+    # Every step depends on the token alone, and tokens follow Zipf's law: a cache of
+    # the whole chain answers most tokens with one lookup.
+    normalize_token = functools.lru_cache(maxsize=_TOKEN_CACHE)(_token_normalizer(steps))
     n = options.ngrams
 
     def normalize(tokens: list) -> list:
-        for kind, step in steps:
-            tokens = [step(token) for token in tokens] if kind == "map" else [t for t in tokens if step(t)]
+        tokens = [normal for normal in map(normalize_token, tokens) if normal is not None]
         return [" ".join(gram) for gram in nltk_ngrams(tokens, n)] if n > 1 else tokens
 
     return normalize

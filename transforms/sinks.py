@@ -19,8 +19,12 @@ SINK_TYPES = ("stdout", "jsonl", "kafka", "log")
 _LOG = logging.getLogger(__name__)
 
 
+# One encoder for all rows: json.dumps with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _to_json(row: dict) -> str:
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(row)
 
 
 class _AppendJsonLinesFn(beam.DoFn):
