@@ -75,11 +75,15 @@ def figures(results: list[SystemResult], messages: int, expected_tokens: int, ex
     return {r.name: Figures(r, messages, expected_tokens, expected_pairs) for r in results}
 
 
-def _one_core_tokenizer(figs: dict) -> Optional[float]:
+def _tokenizer_rate(figs: dict, processes: str) -> Optional[float]:
     for name, fig in figs.items():
-        if name.startswith("compute limit") and "1 process" in name:
+        if name.startswith("compute limit") and name.endswith(processes):
             return fig.net_rate
     return None
+
+
+def _one_core_tokenizer(figs: dict) -> Optional[float]:
+    return _tokenizer_rate(figs, "1 process")
 
 
 def targets(figs: dict, streaming: Optional[StreamingResult]) -> list[tuple[str, str, str]]:
@@ -90,9 +94,14 @@ def targets(figs: dict, streaming: Optional[StreamingResult]) -> list[tuple[str,
     best_name, best = max(pipelines.items(), key=lambda kv: kv[1].net_rate, default=(None, None))
     if one_core and best:
         goal = 0.8 * 2 * one_core
-        rows.append(("best local runner >= 0.8 x (2 cores x tokenizer-alone rate)",
-                     f"{best_name}: {best.net_rate:,.0f} msg/s vs {goal:,.0f} msg/s "
-                     f"(= {best.net_rate / (2 * one_core):.2f} x 2 cores)",
+        measured = (f"{best_name}: {best.net_rate:,.0f} msg/s vs {goal:,.0f} msg/s "
+                    f"(= {best.net_rate / (2 * one_core):.2f} x 2 cores)")
+        two_processes = _tokenizer_rate(figs, "2 processes")
+        if two_processes:
+            # What two cores really give the tokenizer alone here, for context; the target stays as set.
+            measured += (f"; the tokenizer alone in 2 processes reached {two_processes / (2 * one_core):.2f} x 2 cores,"
+                         f" the pipeline {best.net_rate / two_processes:.2f} x that")
+        rows.append(("best local runner >= 0.8 x (2 cores x tokenizer-alone rate)", measured,
                      "met" if best.net_rate >= goal else "missed"))
     for name, fig in figs.items():
         if best and fig.result.group in ("baseline", "peer") and fig.net_rate:

@@ -161,12 +161,9 @@ def default_systems(quix_python: Optional[str]) -> list[System]:
         System("baseline: consumer loop + dict per window", "baseline", baseline, note="1 process"),
         _config_system("pipeline: DirectRunner (on Prism)", "direct.yaml", "direct.yaml"),
         _config_system("pipeline: PrismRunner", "prism.yaml", "prism.yaml"),
-        # Beam's multi-process FnApiRunner: DirectRunner leaves Prism (update_compatibility_version is
-        # one of its reasons to) and runs the batch job on 2 SDK worker processes, 4 reader shards.
-        _config_system("pipeline: DirectRunner, 2 worker processes (FnApiRunner)", "direct.yaml",
-                       "direct.yaml + direct_num_workers=2, multi_processing, source.shards=4",
-                       "options={update_compatibility_version: '2.77.0', direct_num_workers: 2, "
-                       "direct_running_mode: multi_processing}", "source.shards=4"),
+        # A bounded job that asks for worker processes runs on Beam's FnApiRunner, one per core here.
+        _config_system("pipeline: DirectRunner, a worker process per core (FnApiRunner)", "direct.yaml",
+                       "direct.yaml + options.direct_num_workers=0 (one per core)", "options.direct_num_workers=0"),
         _config_system("pipeline: FlinkRunner embedded", "flink-local.yaml", "flink-local.yaml (parallelism 2, LOOPBACK)"),
         _config_system("pipeline: FlinkRunner cluster", "flink-cluster.yaml",
                        "flink-cluster.yaml (parallelism 2, worker pool); CPU and RSS include the cluster",

@@ -103,8 +103,7 @@ def _validate(args) -> int:
     for warning in plan.warnings:
         print(f"warning: {warning}")
     source = config.source
-    stop = "unbounded" if not source.stop.bounded and source.stop.max_read_time_s is None else source.stop
-    print(f"source: {','.join(source.topics)} on {source.bootstrap_servers}, start {source.start}, stop {stop}")
+    print(f"source: {','.join(source.topics)} on {source.bootstrap_servers}, start {source.start}, stop {source.stop}")
     return 0
 
 
