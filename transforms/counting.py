@@ -87,7 +87,7 @@ def pane_fields(window, pane) -> dict:
     }
 
 
-def window_key(window) -> int:
+def _window_key(window) -> int:
     """A key that is the same for every element of a window: its end (the global window has one)."""
     return 0 if isinstance(window, GlobalWindow) else window.end.micros
 
@@ -95,7 +95,7 @@ def window_key(window) -> int:
 @beam.typehints.with_output_types(Tuple[int, Any])
 class _KeyByWindowFn(beam.DoFn):
     def process(self, element, window=beam.DoFn.WindowParam):
-        yield window_key(window), element
+        yield _window_key(window), element
 
 
 class _PaneRowsFn(beam.DoFn):

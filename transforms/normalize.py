@@ -41,6 +41,7 @@ LEMMA_POS = ("n", "v", "a", "r", "s")
 _ASCII_PUNCTUATION = frozenset(string.punctuation)
 # Tokens follow Zipf's law: a small cache answers most calls.
 _TOKEN_CACHE = 1 << 16
+_CACHED_TOKEN_LENGTH = 40
 
 Normalize = Callable[[list], list]
 
@@ -147,12 +148,15 @@ def make_normalizer(options: Normalization, lemmatizer: Optional[Callable[[str],
         raise ValueError("lemmatize needs a lemmatizer")
     steps = _token_steps(options, lemmatizer if options.lemmatize else None)
     # Every step depends on the token alone, and tokens follow Zipf's law: a cache of
-    # the whole chain answers most tokens with one lookup.
-    normalize_token = functools.lru_cache(maxsize=_TOKEN_CACHE)(_token_normalizer(steps))
+    # the whole chain answers most tokens with one lookup. Long tokens bypass it, so
+    # that odd input cannot fill it with large strings.
+    normalize_token = _token_normalizer(steps)
+    cached = functools.lru_cache(maxsize=_TOKEN_CACHE)(normalize_token)
     n = options.ngrams
 
     def normalize(tokens: list) -> list:
-        tokens = [normal for normal in map(normalize_token, tokens) if normal is not None]
+        normals = (cached(token) if len(token) <= _CACHED_TOKEN_LENGTH else normalize_token(token) for token in tokens)
+        tokens = [normal for normal in normals if normal is not None]
         return [" ".join(gram) for gram in nltk_ngrams(tokens, n)] if n > 1 else tokens
 
     return normalize
