@@ -14,8 +14,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline, test_stream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
+from hypothesis import given
+from hypothesis import strategies as st
 
-from transforms.counting import CountTokens, MergeCountsFn, WindowCounts, top_tokens
+from transforms.counting import CountTokens, MergeCountsFn, WindowCounts, by_count, top_tokens
 from transforms.tokenize import TokenizedMessage
 from transforms.windowing import WindowTokens
 
@@ -173,3 +175,8 @@ def test_counts_by_key_add_key_count_rows_per_message_key():
             {"kind": "key_count", **pane, "key": "k1", "token": "b", "count": 1},
             {"kind": "key_count", **pane, "key": "k2", "token": "a", "count": 1},
         ]))
+
+
+@given(st.dictionaries(st.text(max_size=4), st.integers(min_value=1, max_value=6), max_size=50))
+def test_count_rows_are_ordered_by_count_then_token(counts):
+    assert by_count(counts) == sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any, Iterable, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
@@ -26,7 +27,7 @@ from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms.tokenize import TokenizedMessage
 
-__all__ = ["CountTokens", "WindowCounts", "MergeCountsFn", "top_tokens", "pane_fields"]
+__all__ = ["CountTokens", "WindowCounts", "MergeCountsFn", "by_count", "top_tokens", "pane_fields"]
 
 _TIMING_NAMES = {
     PaneInfoTiming.EARLY: "EARLY",
@@ -68,6 +69,13 @@ class MergeCountsFn(beam.CombineFn):
 def top_tokens(counts: dict, k: int) -> list:
     """The k most frequent tokens as [token, count], ties broken by token order."""
     return [[token, n] for token, n in heapq.nsmallest(k, counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def by_count(counts: dict) -> list:
+    """(token, count) pairs, most frequent first, ties in token order."""
+    pairs = sorted(counts.items())  # tokens are distinct: this orders by token
+    pairs.sort(key=itemgetter(1), reverse=True)  # stable, also in reverse: ties keep token order
+    return pairs
 
 
 def _iso(micros: int) -> str:
@@ -116,7 +124,7 @@ class _PaneRowsFn(beam.DoFn):
                "tokens": sum(counts.values()), "distinct_tokens": len(counts)}
         yield {"kind": "top", **fields, "top": top_tokens(counts, self._top_k)}
         if self._emit_counts:
-            for token, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            for token, n in by_count(counts):
                 yield {"kind": "count", **fields, "token": token, "count": n}
 
 
@@ -126,7 +134,7 @@ class _KeyCountRowsFn(beam.DoFn):
     def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
         key, pane_counts = keyed_counts
         fields = pane_fields(window, pane)
-        for token, n in sorted(pane_counts.counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        for token, n in by_count(pane_counts.counts):
             yield {"kind": "key_count", **fields, "key": key, "token": token, "count": n}
 
 
