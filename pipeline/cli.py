@@ -37,7 +37,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from pipeline import producer
+    from pipeline import produce_command
 
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log Beam's and the runner's progress")
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_arguments(validate)
 
     produce = commands.add_parser("produce", help="send sample text to Kafka")
-    producer.add_arguments(produce)
+    produce_command.add_arguments(produce)
 
     demo = commands.add_parser("demo", help="the live demo on the local stack")
     demo.add_argument("--duration", type=_duration, default=45.0, help="how long the pipeline runs (default 45s)")
@@ -252,9 +252,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             return nltk_data.run(args)
         if args.command == "produce":
-            from pipeline import producer
+            from pipeline import produce_command
 
-            return producer.run(args)
+            return produce_command.run(args)
         return _stack(args)
     except (ConfigError, MissingNltkData, StackError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -21,8 +21,8 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from pipeline import producer
-from pipeline.producer import Message, ProduceProgress, ProducerError, produce_messages
+from pipeline import produce_command
+from pipeline.producer import Message, ProduceProgress, ProducerError, parse_duration, produce_messages
 from pipeline.sample_text import SAMPLE_LINES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_spread_timestamps_and_round_robin_keys_arrive_exactly(kafka_broker, fre
     # 12 messages over [start, start + 6s): one every 500 ms.
     end = datetime.fromtimestamp(start_ms / 1000 + 6, tz=UTC).isoformat()
     argv = ["--bootstrap-servers", kafka_broker.bootstrap_servers, "--topic", topic, "--count", "12"]
-    assert producer.main([*argv, "--keys", "3", "--start", start, "--end", end]) == 0
+    assert produce_command.main([*argv, "--keys", "3", "--start", start, "--end", end]) == 0
 
     received = {
         r.value(): (r.key(), r.timestamp()) for r in _read_back(kafka_broker.bootstrap_servers, topic)
@@ -120,7 +120,7 @@ def test_jitter_is_bounded_out_of_order_and_reproducible_with_a_seed(kafka_broke
     for _ in range(2):
         topic = fresh_topic(partitions=1)
         argv = ["--bootstrap-servers", kafka_broker.bootstrap_servers, "--topic", topic, "--count", "60"]
-        assert producer.main([*argv, "--start", start, "--end", end, "--jitter", "2s", "--seed", "7"]) == 0
+        assert produce_command.main([*argv, "--start", start, "--end", end, "--jitter", "2s", "--seed", "7"]) == 0
         runs.append([r.timestamp()[1] for r in _read_back(kafka_broker.bootstrap_servers, topic)])
 
     stamps = runs[0]
@@ -150,7 +150,7 @@ def test_file_lines_skip_blank_lines_and_keep_bytes(kafka_broker, fresh_topic, t
     path.write_bytes(b"first line\r\n\n   \t\nsecond \xff line\n\nthird, no newline")
     argv = ["--bootstrap-servers", kafka_broker.bootstrap_servers, "--topic", topic, "--file", str(path)]
 
-    assert producer.main(argv) == 0
+    assert produce_command.main(argv) == 0
 
     values = [r.value() for r in _read_back(kafka_broker.bootstrap_servers, topic)]
     assert values == [b"first line", b"second \xff line", b"third, no newline"]
@@ -162,7 +162,7 @@ def test_file_paragraphs_cycle_until_count(kafka_broker, fresh_topic, tmp_path) 
     path.write_text("\nOne line,\nthen another.\n\n\n  \nSecond paragraph.\n")
     argv = ["--bootstrap-servers", kafka_broker.bootstrap_servers, "--topic", topic, "--file", str(path)]
 
-    assert producer.main([*argv, "--split", "paragraph", "--count", "5"]) == 0
+    assert produce_command.main([*argv, "--split", "paragraph", "--count", "5"]) == 0
 
     first, second = b"One line,\nthen another.", b"Second paragraph."
     values = [r.value() for r in _read_back(kafka_broker.bootstrap_servers, topic)]
@@ -187,7 +187,7 @@ def test_missing_topic_is_created_with_the_requested_partitions(kafka_broker) ->
     topic = f"test-created-{uuid.uuid4().hex[:12]}"
     argv = ["--bootstrap-servers", kafka_broker.bootstrap_servers, "--topic", topic]
 
-    assert producer.main([*argv, "--partitions", "2", "--count", "4"]) == 0
+    assert produce_command.main([*argv, "--partitions", "2", "--count", "4"]) == 0
 
     admin = AdminClient({"bootstrap.servers": kafka_broker.bootstrap_servers})
     assert len(admin.list_topics(topic, timeout=10).topics[topic].partitions) == 2
@@ -277,7 +277,7 @@ def test_ctrl_c_flushes_and_reports_what_was_delivered(kafka_broker, fresh_topic
 
 @pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("30s", 30), ("5m", 300), ("1.5h", 5400)])
 def test_parse_duration(text: str, seconds: float) -> None:
-    assert producer.parse_duration(text).total_seconds() == seconds
+    assert parse_duration(text).total_seconds() == seconds
 
 
 def test_sample_lines_are_unique_and_varied() -> None:
