@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from pipeline.config import ConfigError, RunConfig, load_config, parse_duration
-from pipeline.runner_check import plan_runner, worker_processes
+from pipeline.runner_check import RunnerPlan, plan_runner
 
 __all__ = ["main"]
 
@@ -107,14 +107,13 @@ def _validate(args) -> int:
     return 0
 
 
-def _executing_runner(config: RunConfig, result) -> str:
+def _executing_runner(config: RunConfig, plan: RunnerPlan, result) -> str:
     """Names the runner that really executes, from the kind of result Beam returned."""
     module = type(result).__module__
     if module.endswith("portable_runner"):
         return "PrismRunner" if config.runner in ("DirectRunner", "PrismRunner") else config.runner
     if "fn_api_runner" in module:
-        workers = worker_processes(config)
-        return f"FnApiRunner ({workers} worker processes)" if workers > 1 else "FnApiRunner (in-process batch)"
+        return plan.effective if plan.effective.startswith("FnApiRunner") else "FnApiRunner"
     if "runners.direct" in module:
         return "BundleBasedDirectRunner"
     return f"{module}.{type(result).__name__}"
@@ -131,7 +130,7 @@ def _run(args) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     started = time.monotonic()
     result = _run_shielding_services(pipeline)
-    print(f"executing on: {_executing_runner(config, result)}", file=sys.stderr)
+    print(f"executing on: {_executing_runner(config, plan, result)}", file=sys.stderr)
     try:
         timeout_ms = None if args.duration is None else int((args.duration + _DRAIN_GRACE_S) * 1000)
         state = result.wait_until_finish(duration=timeout_ms)

@@ -141,9 +141,13 @@ class StopConfig:
         return self.latest or self.max_records is not None
 
     def __str__(self) -> str:
-        parts = (["latest"] if self.latest else []) + (
-            [f"max_records {self.max_records}"] if self.max_records is not None else []) + (
-            [f"max_read_time {self.max_read_time_s:g}s"] if self.max_read_time_s is not None else [])
+        parts = []
+        if self.latest:
+            parts.append("latest")
+        if self.max_records is not None:
+            parts.append(f"max_records {self.max_records}")
+        if self.max_read_time_s is not None:
+            parts.append(f"max_read_time {self.max_read_time_s:g}s")
         return ", ".join(parts) or "unbounded"
 
 
