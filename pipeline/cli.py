@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     nltk = commands.add_parser("nltk-data", help="NLTK data: status, download")
     nltk_data.add_arguments(nltk)
 
+    _add_config_arguments(commands.add_parser(
+        "lag", help="the consumer group's committed offset, end offset and lag per partition"))
+
     stack = commands.add_parser("stack", help="local Kafka, Prism and (--flink) a Flink cluster: up, down, status")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.add_argument("--kafka-port", type=int, default=9092)
@@ -254,6 +257,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from pipeline import produce_command
 
             return produce_command.run(args)
+        if args.command == "lag":
+            from pipeline import lag
+
+            return lag.run(args)
         return _stack(args)
     except (ConfigError, MissingNltkData, StackError) as e:
         print(f"error: {e}", file=sys.stderr)
