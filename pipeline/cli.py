@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_arguments(commands.add_parser(
         "lag", help="the consumer group's committed offset, end offset and lag per partition"))
 
+    from pipeline import plot
+
+    plot.add_arguments(commands.add_parser("plot", help="draw token counts per window from JSON-lines output"))
+
     stack = commands.add_parser("stack", help="local Kafka, Prism and (--flink) a Flink cluster: up, down, status")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.add_argument("--kafka-port", type=int, default=9092)
@@ -261,6 +265,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from pipeline import lag
 
             return lag.run(args)
+        if args.command == "plot":
+            from pipeline import plot
+
+            return plot.run(args)
         return _stack(args)
     except (ConfigError, MissingNltkData, StackError) as e:
         print(f"error: {e}", file=sys.stderr)
