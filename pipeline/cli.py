@@ -96,8 +96,9 @@ def _prepare(args) -> tuple:
     prism_location = None
     if config.runner in ("DirectRunner", "PrismRunner") and "prism_location" not in config.options:
         from pipeline.stack import prism_binary
+        from pipeline.stack.prism import prism_launcher
 
-        prism_location = str(prism_binary(progress=lambda m: print(m, file=sys.stderr)))
+        prism_location = str(prism_launcher(prism_binary(progress=lambda m: print(m, file=sys.stderr))))
     quiet = not getattr(args, "verbose", False)
     pipeline = build_pipeline(config, pipeline_options(config, prism_location, quiet))
     return config, plan, pipeline

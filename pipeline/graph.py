@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from typing import NamedTuple, Optional
 
 import apache_beam as beam
@@ -10,9 +11,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import RunConfig, SinkConfig
 from pipeline.runner_check import worker_processes
+from transforms.commit_offsets import CommitOffsets
 from transforms.counting import CountTokens
 from transforms.decode import DecodeMessages
-from transforms.kafka_read import ReadFromKafka, StartPosition
+from transforms.kafka_read import KafkaRead, ReadFromKafka, StartPosition, consumer_settings
 from transforms.lateness import SplitLateMessages
 from transforms.sinks import WriteRows
 from transforms.tokenize import TokenizeText
@@ -53,8 +55,12 @@ def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, qu
     return PipelineOptions.from_dictionary(options)
 
 
-def read_source(pipeline: beam.Pipeline, config: RunConfig):
-    """The Kafka records of the configured topics, stamped with event time."""
+def commits_offsets(config: RunConfig) -> bool:
+    return config.source.commit_offsets and bool(config.source.group_id)
+
+
+def read_source(pipeline: beam.Pipeline, config: RunConfig) -> KafkaRead:
+    """The Kafka records of the configured topics, stamped with event time, and the offset ledger."""
     source = config.source
     # One reader element per worker process unless the config says otherwise (see SourceConfig.shards).
     shards = source.shards or worker_processes(config)
@@ -69,8 +75,9 @@ def read_source(pipeline: beam.Pipeline, config: RunConfig):
         timestamp_policy=source.timestamp,
         max_out_of_orderness_s=source.max_out_of_orderness_s,
         consumer_config=source.consumer_config,
-        commit_offsets=source.commit_offsets,
         shards=shards,
+        partition_discovery_s=source.partition_discovery_s,
+        offsets_ledger=True,
     )
 
 
@@ -98,15 +105,16 @@ def count_tokens(records, config: RunConfig) -> JobOutputs:
             window.type, size_s=window.size_s, period_s=window.period_s, gap_s=window.gap_s,
             offset_s=window.offset_s, early=trigger.early, late=trigger.late, repeat=trigger.repeat,
             allowed_lateness_s=trigger.allowed_lateness_s, accumulating=trigger.accumulation == "accumulating")
-        | "CountTokens" >> CountTokens(config.count.top_k, config.count.emit_counts, config.count.by_key)
+        | "CountTokens" >> CountTokens(config.count.top_k, config.count.emit_counts, config.count.by_key,
+                                       offset_credits=commits_offsets(config))
     )
     dead_letters = (decoded.dead_letter, tokenized.dead_letter) | "CollectDeadLetters" >> beam.Flatten()
     return JobOutputs(rows, dead_letters, split.late)
 
 
-def _write(sink: SinkConfig, bootstrap_servers: str) -> WriteRows:
+def _write(sink: SinkConfig, bootstrap_servers: str, run_id: str) -> WriteRows:
     producer_config = {"bootstrap.servers": bootstrap_servers, **sink.producer_config}
-    return WriteRows(sink.type, path=sink.path, topic=sink.topic, producer_config=producer_config)
+    return WriteRows(sink.type, path=sink.path, topic=sink.topic, producer_config=producer_config, run_id=run_id)
 
 
 def _multi_process_runner(options: PipelineOptions):
@@ -128,9 +136,19 @@ def build_pipeline(config: RunConfig, options: PipelineOptions) -> beam.Pipeline
     """The whole job as one Beam pipeline, not yet run."""
     runner = _multi_process_runner(options) if worker_processes(config) > 1 else None
     pipeline = beam.Pipeline(runner=runner, options=options)
-    outputs = count_tokens(read_source(pipeline, config), config)
+    read = read_source(pipeline, config)
+    outputs = count_tokens(read.records, config)
     bootstrap = config.source.bootstrap_servers
-    outputs.rows | "WriteResults" >> _write(config.sink, bootstrap)
-    outputs.dead_letters | "WriteDeadLetters" >> _write(config.dead_letter, bootstrap)
-    outputs.late_records | "WriteLateRecords" >> _write(config.late_records, bootstrap)
+    # Every row this job writes carries the run's id: a restarted run's panes are told apart by it.
+    run_id = uuid.uuid4().hex[:12]
+    written = (
+        outputs.rows | "WriteResults" >> _write(config.sink, bootstrap, run_id),
+        outputs.dead_letters | "WriteDeadLetters" >> _write(config.dead_letter, bootstrap, run_id),
+        outputs.late_records | "WriteLateRecords" >> _write(config.late_records, bootstrap, run_id),
+    )
+    if commits_offsets(config):
+        # Offsets are committed behind the output: what the sinks have written, and nothing else.
+        source = config.source
+        settings = consumer_settings(source.bootstrap_servers, source.group_id, source.consumer_config)
+        (read.offsets, *written) | "CollectWritten" >> beam.Flatten() | "CommitOffsets" >> CommitOffsets(settings)
     return pipeline

@@ -8,7 +8,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.producer import Message, produce_messages
-from transforms.kafka_read import ReadFromKafka, StartPosition
+from transforms.commit_offsets import CommitOffsets
+from transforms.kafka_read import ReadFromKafka, StartPosition, consumer_settings
+from transforms.offset_ledger import OffsetCredit
 
 BASE_MS = 1_767_600_000_000
 
@@ -54,12 +56,20 @@ def test_start_at_a_time_skips_older_records(kafka_broker, fresh_topic, prism_lo
         assert_that(records | beam.Map(lambda r: r.value.decode()), equal_to([m.value for m in messages[6:]]))
 
 
-def test_committed_start_resumes_after_the_offsets_a_finished_read_committed(kafka_broker, fresh_topic,
-                                                                             prism_location):
+def _written(record) -> OffsetCredit:
+    """Stands in for a sink: the record is done."""
+    return OffsetCredit(record.topic, record.partition, ((record.offset, record.offset + 1),))
+
+
+def test_committed_start_resumes_after_the_offsets_that_commit_offsets_committed(kafka_broker, fresh_topic,
+                                                                                 prism_location):
     topic, group = fresh_topic(partitions=3), "resume-group"
     _produce(kafka_broker, topic, 12)
     with _pipeline(prism_location) as p:
-        p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], group_id=group, stop_at_latest=True)
+        read = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], group_id=group, stop_at_latest=True,
+                                 offsets_ledger=True)
+        settings = consumer_settings(kafka_broker.bootstrap_servers, group, {})
+        (read.offsets, read.records | beam.Map(_written)) | beam.Flatten() | CommitOffsets(settings)
     later = _produce(kafka_broker, topic, 5, first=12)
     with _pipeline(prism_location) as p:
         records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], group_id=group,

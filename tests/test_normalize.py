@@ -144,8 +144,8 @@ def test_tokenize_text_normalises_in_a_pipeline(nltk_data):
         out = messages | TokenizeText("word", punkt="installed", nfkc=True, drop_numbers=True,
                                       stopwords="english", lemmatize="wordnet", ngrams=2)
         assert_that(out.tokens, equal_to([
-            TokenizedMessage("k0", ("goose saw", "saw new", "new york")),
-            TokenizedMessage("k1", ("cats dog", "dog ran", "ran miles")),
+            TokenizedMessage("k0", ("goose saw", "saw new", "new york"), "t", 0, 0),
+            TokenizedMessage("k1", ("cats dog", "dog ran", "ran miles"), "t", 0, 1),
         ]))
 
 

@@ -10,6 +10,11 @@ them while the others wait. Keyed by window, the windows spread over the
 workers after the shuffle; the groups, and so the panes, are the same, because
 the key follows from the window. Merging windows (sessions) keep a single key:
 their windows are only known after the merge.
+
+With `offset_credits`, the accumulator also carries the offset ranges of the
+messages it counted, and each pane's rows are followed by OffsetCredits that
+name the pane's window: once a sink has written the rows, those offsets may be
+committed (DESIGN decision 8, transforms.offset_ledger).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
+from transforms.offset_ledger import OffsetCredit, add_offset, merge_ranges
 from transforms.tokenize import TokenizedMessage
 
 __all__ = ["CountTokens", "WindowCounts", "MergeCountsFn", "by_count", "top_tokens", "pane_fields"]
@@ -38,32 +44,50 @@ _TIMING_NAMES = {
 
 
 class WindowCounts(NamedTuple):
-    """What a window's pane holds: how many messages and each token's count."""
+    """What a window's pane holds: how many messages, each token's count, and (when tracked)
+    the offset ranges counted, keyed by (topic, partition, windows per message)."""
 
     messages: int
     counts: dict
+    offsets: Optional[dict] = None
 
 
 class MergeCountsFn(beam.CombineFn):
-    """TokenizedMessages -> WindowCounts; partial Counters merge cheaply."""
+    """TokenizedMessages -> WindowCounts; partial Counters merge cheaply.
+
+    Args:
+        track_offsets: also keep the offset ranges of the counted messages.
+    """
+
+    def __init__(self, track_offsets: bool = False):
+        self._track_offsets = track_offsets
 
     def create_accumulator(self):
-        return [0, Counter()]
+        return [0, Counter(), {}] if self._track_offsets else [0, Counter()]
 
     def add_input(self, accumulator, message: TokenizedMessage):
         accumulator[0] += 1
         accumulator[1].update(message.tokens)
+        if self._track_offsets and message.offset is not None:
+            key = (message.topic, message.partition, message.windows)
+            add_offset(accumulator[2].setdefault(key, []), message.offset)
         return accumulator
 
     def merge_accumulators(self, accumulators):
         merged = self.create_accumulator()
-        for messages, counts in accumulators:
-            merged[0] += messages
-            merged[1].update(counts)
+        for accumulator in accumulators:
+            merged[0] += accumulator[0]
+            merged[1].update(accumulator[1])
+            if self._track_offsets:
+                for key, ranges in accumulator[2].items():
+                    merged[2][key] = [list(r) for r in merge_ranges(merged[2].get(key, ()), ranges)]
         return merged
 
     def extract_output(self, accumulator) -> WindowCounts:
-        return WindowCounts(accumulator[0], dict(accumulator[1]))
+        if not self._track_offsets:
+            return WindowCounts(accumulator[0], dict(accumulator[1]))
+        offsets = {key: tuple(map(tuple, ranges)) for key, ranges in accumulator[2].items()}
+        return WindowCounts(accumulator[0], dict(accumulator[1]), offsets)
 
 
 def top_tokens(counts: dict, k: int) -> list:
@@ -100,6 +124,20 @@ def _window_key(window) -> int:
     return 0 if isinstance(window, GlobalWindow) else window.end.micros
 
 
+def _credits(pane_counts: WindowCounts, branch: str, window, merging: bool, copies: int):
+    """The OffsetCredits of a written pane: each message must be written in `windows` x `copies` panes.
+
+    A merging window (a session) changes its identity as it grows while a message
+    belongs to one session only, so there the branch alone identifies the pane.
+    """
+    if merging or isinstance(window, GlobalWindow):
+        window_id = (branch,)
+    else:
+        window_id = (branch, window.start.micros, window.end.micros)
+    for (topic, partition, windows), ranges in (pane_counts.offsets or {}).items():
+        yield OffsetCredit(topic, partition, ranges, window_id, windows * copies)
+
+
 @beam.typehints.with_output_types(Tuple[int, Any])
 class _KeyByWindowFn(beam.DoFn):
     def process(self, element, window=beam.DoFn.WindowParam):
@@ -109,9 +147,11 @@ class _KeyByWindowFn(beam.DoFn):
 class _PaneRowsFn(beam.DoFn):
     """(window key, WindowCounts) of one pane -> count rows, a top row and a summary row."""
 
-    def __init__(self, top_k: int, emit_counts: bool):
+    def __init__(self, top_k: int, emit_counts: bool, merging: bool, copies: int):
         self._top_k = top_k
         self._emit_counts = emit_counts
+        self._merging = merging
+        self._copies = copies
         self._panes = Metrics.counter("CountTokens", "panes")
 
     def process(self, keyed_counts, window=beam.DoFn.WindowParam,
@@ -126,16 +166,22 @@ class _PaneRowsFn(beam.DoFn):
         if self._emit_counts:
             for token, n in by_count(counts):
                 yield {"kind": "count", **fields, "token": token, "count": n}
+        yield from _credits(pane_counts, "count", window, self._merging, self._copies)
 
 
 class _KeyCountRowsFn(beam.DoFn):
     """(message key, WindowCounts) of one pane -> one key_count row per token."""
+
+    def __init__(self, merging: bool, copies: int):
+        self._merging = merging
+        self._copies = copies
 
     def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
         key, pane_counts = keyed_counts
         fields = pane_fields(window, pane)
         for token, n in by_count(pane_counts.counts):
             yield {"kind": "key_count", **fields, "key": key, "token": token, "count": n}
+        yield from _credits(pane_counts, "key", window, self._merging, self._copies)
 
 
 class CountTokens(beam.PTransform):
@@ -145,33 +191,39 @@ class CountTokens(beam.PTransform):
         top_k: how many tokens the top row lists.
         emit_counts: also emit one count row per token (the full counts).
         by_key: also emit key_count rows: token counts per Kafka message key.
+        offset_credits: follow each pane's rows with the OffsetCredits of the
+            messages it counted (for CommitOffsets, behind a sink).
     """
 
     def __init__(self, top_k: int = 10, emit_counts: bool = True, by_key: bool = False,
-                 label: Optional[str] = None):
+                 offset_credits: bool = False, label: Optional[str] = None):
         super().__init__(label)
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         self._top_k = top_k
         self._emit_counts = emit_counts
         self._by_key = by_key
+        self._offset_credits = offset_credits
 
     def expand(self, messages):
-        if messages.windowing.windowfn.is_merging():
+        merging = messages.windowing.windowfn.is_merging()
+        if merging:
             keyed = messages | "KeyWithVoid" >> beam.Map(lambda message: (None, message))
         else:
             keyed = messages | "KeyByWindow" >> beam.ParDo(_KeyByWindowFn())
+        # With by_key, a message is written in two panes per window: its window's and its key's.
+        copies = 2 if self._by_key else 1
         rows = (
             keyed
-            | "MergeCounts" >> beam.CombinePerKey(MergeCountsFn())
-            | "PaneRows" >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts))
+            | "MergeCounts" >> beam.CombinePerKey(MergeCountsFn(self._offset_credits))
+            | "PaneRows" >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts, merging, copies))
         )
         if not self._by_key:
             return rows
         key_rows = (
             messages
             | "KeyByMessageKey" >> beam.Map(lambda message: (message.key, message))
-            | "MergeCountsPerKey" >> beam.CombinePerKey(MergeCountsFn())
-            | "KeyCountRows" >> beam.ParDo(_KeyCountRowsFn())
+            | "MergeCountsPerKey" >> beam.CombinePerKey(MergeCountsFn(self._offset_credits))
+            | "KeyCountRows" >> beam.ParDo(_KeyCountRowsFn(merging, copies))
         )
         return (rows, key_rows) | "AllRows" >> beam.Flatten()

@@ -24,6 +24,7 @@ __all__ = [
     "PartitionOffsetsProvider",
     "PartitionWatermarkEstimator",
     "END_OF_READ",
+    "NewPartition",
 ]
 
 # The stop offset of a partition that is read without end.
@@ -41,6 +42,12 @@ class PartitionRange(NamedTuple):
     partition: int
     start: int
     stop: int
+
+
+class NewPartition(NamedTuple):
+    """A claim that adds a partition found while the read runs (try_claim is a tracker's only way in)."""
+
+    range: PartitionRange
 
 
 class PartitionOffsets(NamedTuple):
@@ -67,6 +74,8 @@ class PartitionOffsetsTracker(RestrictionTracker):
     partition's stop finishes that partition; claiming END_OF_READ finishes all
     of them where they are. Only checkpoints (fraction 0) split: a partition is
     read in order by one consumer, so its range is never cut in two.
+    Claiming a NewPartition adds that partition; it goes to the residual at the
+    next checkpoint, so a stream reads partitions added to its topics.
     """
 
     def __init__(self, restriction: PartitionOffsets):
@@ -77,7 +86,9 @@ class PartitionOffsetsTracker(RestrictionTracker):
         self._claimed = 0
         self._checkpointed = False
 
-    def try_claim(self, position: Optional[tuple[str, int, int]]) -> bool:
+    def try_claim(self, position) -> bool:
+        if isinstance(position, NewPartition):
+            return self._add_partition(position.range)
         if position is END_OF_READ or (self._budget is not None and self._claimed >= self._budget):
             self._stops = dict(self._next)  # every partition ends where it is
             return False
@@ -90,6 +101,16 @@ class PartitionOffsetsTracker(RestrictionTracker):
             return False
         self._next[key] = offset + 1
         self._claimed += 1
+        return True
+
+    def _add_partition(self, partition: PartitionRange) -> bool:
+        key = (partition.topic, partition.partition)
+        if key in self._starts:
+            raise ValueError(f"{partition.topic}-{partition.partition} is already part of this restriction")
+        if self._checkpointed:
+            return False
+        self._starts[key] = self._next[key] = partition.start
+        self._stops[key] = partition.stop
         return True
 
     def unfinished(self) -> dict[TopicPartitionKey, int]:

@@ -6,8 +6,16 @@ restriction holds an offset range per partition (see kafka_offsets). Event time
 comes from the Kafka timestamp (or processing time); the watermark is the
 largest event time seen minus a bounded out-of-orderness, following the wall
 clock on partitions that are caught up and quiet, so windows close when the
-topic goes idle. Offsets are committed to the consumer group when the runner
-finalizes a bundle, so a restart with `start: committed` resumes after them.
+topic goes idle.
+
+Offsets are not committed here: a record is read long before the pane that
+counts it is written. With `offsets_ledger`, the read also outputs ledger
+entries (where each partition starts, offsets that hold no record) for
+CommitOffsets, which commits behind the sinks (DESIGN decision 8).
+
+An unbounded read looks for partitions added to its topics every
+`partition_discovery_s` and reads them from their start. Transient Kafka errors
+are waited out (see kafka_outages).
 """
 
 from __future__ import annotations
@@ -26,14 +34,20 @@ from transforms.event_time import payload_event_time_us
 from transforms.kafka_offsets import (
     END_OF_READ,
     UNBOUNDED,
+    NewPartition,
     PartitionOffsets,
     PartitionOffsetsProvider,
     PartitionRange,
     PartitionWatermarkEstimator,
 )
+from transforms.kafka_outages import EndOffsets, FatalKafkaError, OutageLog, is_fatal
+from transforms.offset_ledger import OffsetCredit, PartitionStart
 from transforms.records import KafkaRecord
 
-__all__ = ["ReadFromKafka", "StartPosition", "TIMESTAMP_POLICIES"]
+__all__ = ["KafkaRead", "ReadFromKafka", "StartPosition", "TIMESTAMP_POLICIES", "OFFSETS"]
+
+# The tag of the ledger output (PartitionStart, OffsetCredit for offsets without a record).
+OFFSETS = "offsets"
 
 _LOG = logging.getLogger(__name__)
 
@@ -48,6 +62,9 @@ _IDLE_RESUME_S = 0.5
 # transaction markers) is finished after this long without records.
 _BOUNDED_TAIL_GRACE_S = 2.0
 _METADATA_TIMEOUT_S = 30.0
+_DISCOVERY_TIMEOUT_S = 5.0
+# A topic that the broker says does not exist for this long was deleted: the read cannot go on.
+_TOPIC_GONE_AFTER_S = 30.0
 
 TIMESTAMP_POLICIES = ("create_time", "log_append_time", "processing_time", "field:<name>")
 
@@ -60,11 +77,22 @@ class StartPosition(NamedTuple):
 
 
 class _ReaderShard(NamedTuple):
-    """One reader element: some partitions' offset ranges and an optional deadline."""
+    """One reader element: some partitions' offset ranges and an optional deadline.
+
+    `shards` and `known` (every partition the job started with) let each shard
+    tell which newly discovered partitions are its own.
+    """
 
     shard: int
     offsets: PartitionOffsets
     deadline: Optional[float]  # wall-clock seconds since the epoch
+    shards: int = 1
+    known: frozenset = frozenset()
+
+
+def _owner(partition: int, shards: int) -> int:
+    """The shard that reads a partition discovered while the job runs."""
+    return partition % shards
 
 
 def consumer_settings(bootstrap_servers: str, group_id: Optional[str], consumer_config: Mapping) -> dict:
@@ -111,10 +139,14 @@ class _ResolvePartitionsFn(beam.DoFn):
         stops, budget = self._stop_offsets(starts, [high for _, high in bounds])
         deadline = None if self._max_read_time_s is None else time.time() + self._max_read_time_s
         ranges = [PartitionRange(tp.topic, tp.partition, a, b) for tp, a, b in zip(partitions, starts, stops)]
+        for r in ranges:
+            yield beam.pvalue.TaggedOutput(OFFSETS, PartitionStart(r.topic, r.partition, r.start))
         shards = min(self._shards, len(ranges))
+        known = frozenset((r.topic, r.partition) for r in ranges)
         for shard in range(shards):
             shard_budget = None if budget is None else budget // shards + (shard < budget % shards)
-            yield _ReaderShard(shard, PartitionOffsets(tuple(ranges[shard::shards]), shard_budget), deadline)
+            yield _ReaderShard(shard, PartitionOffsets(tuple(ranges[shard::shards]), shard_budget), deadline,
+                               shards, known)
 
     def _list_partitions(self) -> list[TopicPartition]:
         metadata = self._consumer.list_topics(timeout=_METADATA_TIMEOUT_S)
@@ -169,20 +201,24 @@ _RESTRICTIONS = PartitionOffsetsProvider()
 class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
     """Reads a shard's partitions; emits KafkaRecords stamped with their event time.
 
-    Input: _ReaderShard. Output: TimestampedValue(KafkaRecord, event time).
+    Input: _ReaderShard. Output: TimestampedValue(KafkaRecord, event time), and on
+    the OFFSETS output an OffsetCredit for offsets that hold no record and a
+    PartitionStart for each partition discovered while the job runs.
     The DoFn is its own watermark estimator provider, so that the configured
     out-of-orderness reaches the estimator.
     """
 
-    def __init__(self, settings: dict, timestamp_policy: str, max_out_of_orderness_s: float, commit: bool):
+    def __init__(self, settings: dict, timestamp_policy: str, max_out_of_orderness_s: float,
+                 discovery_s: float = 0.0, topics: Sequence[str] = ()):
         self._settings = settings
         self._processing_time = timestamp_policy == "processing_time"
         self._payload_field = timestamp_policy[len("field:"):] if timestamp_policy.startswith("field:") else None
         self._fallbacks = Metrics.counter("ReadFromKafka", "event_time_fallbacks")
         self._max_out_of_orderness = Duration(seconds=max_out_of_orderness_s)
-        self._commit = commit
+        self._discovery_s = discovery_s
+        self._topics = tuple(topics)
         self._records_read = Metrics.counter("ReadFromKafka", "records_read")
-        self._commits = Metrics.counter("ReadFromKafka", "offset_commits")
+        self._discovered = Metrics.counter("ReadFromKafka", "partitions_discovered")
 
     def initial_estimator_state(self, element, restriction):
         return None
@@ -193,18 +229,21 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
     def process(
         self,
         element: _ReaderShard,
-        finalizer=beam.DoFn.BundleFinalizerParam,
         # Beam passes these two by keyword, so they come last.
         tracker=beam.DoFn.RestrictionParam(_RESTRICTIONS),
         watermark=beam.DoFn.WatermarkEstimatorParam(),
     ):
-        yield from self._read(element, tracker, watermark, finalizer, unbounded=False)
+        yield from self._read(element, tracker, watermark, unbounded=False)
 
     def setup(self):
         # One consumer per shard, kept across process() calls so that its
         # prefetched records are not thrown away at every checkpoint.
         self._consumers: dict[int, Consumer] = {}
         self._positions: dict[int, dict[tuple[str, int], int]] = {}
+        self._outages = OutageLog()
+        self._end_offsets: dict[int, EndOffsets] = {}
+        self._next_discovery: dict[int, float] = {}
+        self._topic_missing_since: dict[str, float] = {}
 
     def teardown(self):
         for consumer in self._consumers.values():
@@ -216,58 +255,132 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         consumer = self._consumers.get(shard)
         if consumer is None:
             consumer = self._consumers[shard] = Consumer(self._settings)
+            self._end_offsets[shard] = EndOffsets(self._outages)
         if self._positions.get(shard) != positions:
             consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in positions.items()])
             self._positions[shard] = dict(positions)
         return consumer
 
-    def _read(self, element: _ReaderShard, tracker, watermark, finalizer, unbounded: bool):
+    def _read(self, element: _ReaderShard, tracker, watermark, unbounded: bool):
         """Reads until the ranges end, the deadline passes, or (unbounded) a checkpoint."""
         start = tracker.current_restriction()
         positions = {(r.topic, r.partition): r.start for r in start.ranges if r.start < r.stop}
-        read_to = dict(positions)  # the next offset of every partition, finished or not
         watermark.track(positions)
         consumer = self._consumer_for(element.shard, positions)
+        end_offsets = self._end_offsets[element.shard]
         call_ends = time.monotonic() + _MAX_READ_SECONDS_PER_CALL
         last_record_at = time.monotonic()
-        while positions:
+        while positions or unbounded:
             if element.deadline is not None and time.time() >= element.deadline:
                 tracker.try_claim(END_OF_READ)
                 positions.clear()
                 break
+            if unbounded:
+                yield from self._discover(element, consumer, tracker, watermark, positions)
             messages = consumer.consume(num_messages=_MAX_RECORDS_PER_POLL, timeout=_POLL_TIMEOUT_S)
             # The watermark before this batch: downstream windows cannot have closed past it.
             watermark_ms = watermark.current_watermark().micros // 1000
+            active = set()
             for message in messages:
                 if message.error() is not None:
-                    self._raise_if_fatal(message.error())
+                    self._on_error(message.error(), consumer)
                     continue
                 key = (message.topic(), message.partition())
                 if key not in positions:
                     continue  # finished meanwhile; later records are not ours
-                if not tracker.try_claim((key[0], key[1], message.offset())):
+                offset = message.offset()
+                if not tracker.try_claim((key[0], key[1], offset)):
                     self._finish_ended(consumer, positions, tracker, watermark)
                     continue
-                positions[key] = read_to[key] = message.offset() + 1
+                if offset > positions[key]:
+                    yield self._no_records(key, positions[key], offset, watermark_ms)
+                positions[key] = offset + 1
+                active.add(key)
                 event_time = self._event_time(message)
                 watermark.observe_record(key, event_time)
                 self._records_read.inc()
                 yield beam.window.TimestampedValue(
-                    KafkaRecord(key[0], key[1], message.offset(), message.timestamp()[1],
+                    KafkaRecord(key[0], key[1], offset, message.timestamp()[1],
                                 message.key(), message.value(), watermark_ms),
                     event_time,
                 )
-            if messages:
+            if active:
                 last_record_at = time.monotonic()
-                self._advance_silent(consumer, watermark, positions, {(m.topic(), m.partition()) for m in messages})
-            else:
-                self._on_quiet(consumer, tracker, watermark, positions, read_to, time.monotonic() - last_record_at)
-            if unbounded and positions and (not messages or time.monotonic() >= call_ends):
-                tracker.defer_remainder(Duration(seconds=_IDLE_RESUME_S) if not messages else None)
+            yield from self._follow_quiet(consumer, end_offsets, tracker, watermark, positions, active,
+                                          time.monotonic() - last_record_at, watermark_ms)
+            if unbounded and (not active or time.monotonic() >= call_ends):
+                tracker.defer_remainder(Duration(seconds=_IDLE_RESUME_S) if not active else None)
                 break
         self._positions[element.shard] = dict(positions)
-        # Always register, so that the runner's finalize request finds the bundle.
-        finalizer.register(lambda: self._commit_offsets(element.shard, read_to, start))
+
+    def _follow_quiet(self, consumer, end_offsets: EndOffsets, tracker, watermark, positions, active,
+                      quiet_for_s: float, watermark_ms: int):
+        """Partitions without records in the last poll: finish drained bounded ones, let caught-up ones idle.
+
+        A partition is caught up only by the broker's word (EndOffsets): while the
+        broker cannot be asked, its watermark stays where it was.
+        """
+        quiet = [key for key in positions if key not in active]
+        end_offsets.refresh(consumer, quiet)
+        stops = {(r.topic, r.partition): r.stop for r in tracker.current_restriction().ranges}
+        for key in quiet:
+            next_offset, stop, high = positions[key], stops[key], end_offsets.high(key)
+            drained = (stop != UNBOUNDED and high is not None and high >= stop and not active
+                       and quiet_for_s >= _BOUNDED_TAIL_GRACE_S)
+            if next_offset >= stop or drained:
+                tracker.try_claim((key[0], key[1], stop))
+                if stop > next_offset:
+                    yield self._no_records(key, next_offset, stop, watermark_ms)
+                    positions[key] = stop
+                self._finish(consumer, positions, key, watermark)
+                continue
+            caught_up_at = end_offsets.caught_up_at(key, next_offset)
+            if caught_up_at is not None:
+                watermark.advance_when_idle(key, Timestamp(seconds=caught_up_at))
+
+    @staticmethod
+    def _no_records(key, start: int, stop: int, watermark_ms: int):
+        """Offsets [start, stop) hold no record for us (compacted, transaction markers): done for the ledger."""
+        credit = OffsetCredit(key[0], key[1], ((start, stop),))
+        return beam.pvalue.TaggedOutput(OFFSETS, beam.window.TimestampedValue(
+            credit, Timestamp(micros=max(watermark_ms, 0) * 1000)))
+
+    def _discover(self, element: _ReaderShard, consumer, tracker, watermark, positions):
+        """Every discovery interval: starts reading this shard's partitions added to the topics."""
+        if self._discovery_s <= 0 or time.monotonic() < self._next_discovery.get(element.shard, 0.0):
+            return
+        self._next_discovery[element.shard] = time.monotonic() + self._discovery_s
+        mine = {(r.topic, r.partition) for r in tracker.current_restriction().ranges}
+        for key in self._listed_partitions(consumer):
+            if key in element.known or key in mine or _owner(key[1], element.shards) != element.shard:
+                continue
+            try:
+                low, _ = consumer.get_watermark_offsets(TopicPartition(*key), timeout=_DISCOVERY_TIMEOUT_S)
+            except KafkaException as e:
+                self._outages.transient("asking a new partition's start", e)
+                return
+            if not tracker.try_claim(NewPartition(PartitionRange(key[0], key[1], low, UNBOUNDED))):
+                return
+            positions[key] = low
+            watermark.track([key])
+            consumer.incremental_assign([TopicPartition(key[0], key[1], low)])
+            self._positions[element.shard] = dict(positions)
+            self._discovered.inc()
+            _LOG.info("reading %s-%d, added to the topic while the job runs, from offset %d", *key, low)
+            yield beam.pvalue.TaggedOutput(OFFSETS, PartitionStart(key[0], key[1], low))
+
+    def _listed_partitions(self, consumer) -> list[tuple[str, int]]:
+        """The partitions of the configured topics; none while the broker cannot say."""
+        found = []
+        for topic in self._topics:
+            try:
+                metadata = consumer.list_topics(topic, timeout=_DISCOVERY_TIMEOUT_S).topics.get(topic)
+            except KafkaException as e:
+                self._outages.transient("listing partitions", e)
+                return []
+            if metadata is not None and metadata.error is None:
+                found.extend((topic, p) for p in sorted(metadata.partitions))
+        return found
 
     def _finish_ended(self, consumer: Consumer, positions, tracker, watermark) -> None:
         """Finishes the partitions whose ranges the tracker has ended (a stop, or the budget)."""
@@ -281,33 +394,6 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         consumer.pause([TopicPartition(*key)])
         watermark.finish(key)
 
-    def _on_quiet(self, consumer, tracker, watermark, positions, read_to, quiet_for_s: float) -> None:
-        """No records in the last poll: finish drained bounded partitions, idle the rest."""
-        now = Timestamp.now()
-        stops = {(r.topic, r.partition): r.stop for r in tracker.current_restriction().ranges}
-        for key, next_offset in list(positions.items()):
-            low, high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
-            if high < 0:  # not fetched yet: ask the broker once
-                low, high = consumer.get_watermark_offsets(TopicPartition(*key), timeout=_METADATA_TIMEOUT_S)
-            stop = stops[key]
-            drained = stop != UNBOUNDED and high >= stop and quiet_for_s >= _BOUNDED_TAIL_GRACE_S
-            if next_offset >= stop or drained:
-                tracker.try_claim((key[0], key[1], stop))
-                read_to[key] = stop
-                self._finish(consumer, positions, key, watermark)
-            elif next_offset >= high:
-                watermark.advance_when_idle(key, now)
-
-    @staticmethod
-    def _advance_silent(consumer, watermark, positions, active) -> None:
-        """A partition that is caught up while others are busy must not hold the watermark back."""
-        now = Timestamp.now()
-        for key, next_offset in positions.items():
-            if key not in active:
-                _, high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
-                if 0 <= high <= next_offset:
-                    watermark.advance_when_idle(key, now)
-
     def _event_time(self, message) -> Timestamp:
         if self._payload_field is not None:
             micros = payload_event_time_us(message.value(), self._payload_field)
@@ -320,25 +406,29 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
             return Timestamp.now()
         return Timestamp(micros=ts_ms * 1000)
 
-    @staticmethod
-    def _raise_if_fatal(error: KafkaError) -> None:
-        if error.fatal() or not error.retriable():
-            raise KafkaException(error)
-        _LOG.warning("Kafka consumer error (retrying): %s", error)
+    def _on_error(self, error: KafkaError, consumer: Consumer) -> None:
+        """A consumer error: fatal ones end the job with one line, the rest are waited out."""
+        if is_fatal(error):
+            raise FatalKafkaError(f"Kafka: {error.str()}")
+        if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC,
+                            KafkaError._UNKNOWN_PARTITION):
+            self._check_topics_exist(consumer)
+        self._outages.transient("reading", error)
 
-    def _commit_offsets(self, shard: int, read_to: dict, start: PartitionOffsets) -> None:
-        """Commits once the runner has durably processed the bundle (at-least-once)."""
-        started_at = {(r.topic, r.partition): r.start for r in start.ranges}
-        moved = [TopicPartition(t, p, n) for (t, p), n in read_to.items() if n > started_at[(t, p)]]
-        if not self._commit or not moved:
-            return
-        consumer = self._consumers.get(shard) or Consumer(self._settings)
-        try:
-            consumer.commit(offsets=moved, asynchronous=False)
-            self._commits.inc()
-        except KafkaException as e:
-            # A later commit covers this one; a restart re-reads at most this bundle.
-            _LOG.warning("Committing Kafka offsets failed: %s", e)
+    def _check_topics_exist(self, consumer: Consumer) -> None:
+        """A broker that is starting may not know a topic yet; one that keeps saying so lost it."""
+        now = time.monotonic()
+        for topic in self._topics:
+            try:
+                metadata = consumer.list_topics(topic, timeout=_DISCOVERY_TIMEOUT_S).topics.get(topic)
+            except KafkaException:
+                return  # the broker cannot say: wait
+            if metadata is not None and metadata.error is None and metadata.partitions:
+                self._topic_missing_since.pop(topic, None)
+                continue
+            since = self._topic_missing_since.setdefault(topic, now)
+            if now - since >= _TOPIC_GONE_AFTER_S:
+                raise FatalKafkaError(f"Kafka topic {topic!r} no longer exists on {self._settings['bootstrap.servers']}")
 
 
 class _ReadShardUnboundedFn(_ReadShardFn):
@@ -348,18 +438,29 @@ class _ReadShardUnboundedFn(_ReadShardFn):
     def process(
         self,
         element: _ReaderShard,
-        finalizer=beam.DoFn.BundleFinalizerParam,
         tracker=beam.DoFn.RestrictionParam(_RESTRICTIONS),
         watermark=beam.DoFn.WatermarkEstimatorParam(),
     ):
-        yield from self._read(element, tracker, watermark, finalizer, unbounded=True)
+        yield from self._read(element, tracker, watermark, unbounded=True)
+
+
+class KafkaRead(NamedTuple):
+    """What ReadFromKafka gives with `offsets_ledger`: the records, and the ledger entries for CommitOffsets."""
+
+    records: beam.PCollection
+    offsets: beam.PCollection
 
 
 class ReadFromKafka(beam.PTransform):
     """Reads every partition of the given topics as KafkaRecords with event times.
 
     Bounded (a batch read) when stop_at_latest or max_records is given;
-    otherwise unbounded (a stream), ending after max_read_time_s if given.
+    otherwise unbounded (a stream), ending after max_read_time_s if given. An
+    unbounded read looks for new partitions every partition_discovery_s (0: never).
+
+    Returns the records, or with `offsets_ledger` a KafkaRead of the records and
+    the ledger entries that CommitOffsets needs besides the sinks' credits.
+    Nothing is committed here: see transforms.commit_offsets.
     """
 
     def __init__(
@@ -375,8 +476,9 @@ class ReadFromKafka(beam.PTransform):
         timestamp_policy: str = "create_time",
         max_out_of_orderness_s: float = 5.0,
         consumer_config: Optional[Mapping[str, object]] = None,
-        commit_offsets: bool = True,
         shards: int = 1,
+        partition_discovery_s: float = 30.0,
+        offsets_ledger: bool = False,
     ):
         super().__init__()
         if timestamp_policy not in TIMESTAMP_POLICIES[:-1] and not (
@@ -391,8 +493,9 @@ class ReadFromKafka(beam.PTransform):
         self._bounded = stop_at_latest or max_records is not None
         self._timestamp_policy = timestamp_policy
         self._max_out_of_orderness_s = max_out_of_orderness_s
-        self._commit = commit_offsets and group_id is not None
         self._shards = max(1, shards)
+        self._discovery_s = 0.0 if self._bounded else partition_discovery_s
+        self._offsets_ledger = offsets_ledger
 
     @property
     def bounded(self) -> bool:
@@ -401,11 +504,16 @@ class ReadFromKafka(beam.PTransform):
     def expand(self, pbegin):
         read_fn = _ReadShardFn if self._bounded else _ReadShardUnboundedFn
         resolve = _ResolvePartitionsFn(self._settings, self._topics, self._start, *self._stop, self._shards)
-        return (
-            pbegin
-            | "Impulse" >> beam.Impulse()
-            | "ResolvePartitions" >> beam.ParDo(resolve)
+        resolved = pbegin | "Impulse" >> beam.Impulse() | "ResolvePartitions" >> beam.ParDo(resolve).with_outputs(
+            OFFSETS, main="shards")
+        read = (
+            resolved.shards
             | "SpreadShards" >> beam.Reshuffle()
-            | "ReadShards" >> beam.ParDo(
-                read_fn(self._settings, self._timestamp_policy, self._max_out_of_orderness_s, self._commit))
+            | "ReadShards" >> beam.ParDo(read_fn(
+                self._settings, self._timestamp_policy, self._max_out_of_orderness_s, self._discovery_s,
+                self._topics)).with_outputs(OFFSETS, main="records")
         )
+        if not self._offsets_ledger:
+            return read.records
+        offsets = (resolved[OFFSETS], read[OFFSETS]) | "OffsetLedger" >> beam.Flatten()
+        return KafkaRead(read.records, offsets)

@@ -1,4 +1,10 @@
-"""WriteRows: output rows (dicts) to stdout, a JSON-lines file, Kafka or the log."""
+"""WriteRows: output rows (dicts) to stdout, a JSON-lines file, Kafka or the log.
+
+A sink also says what it has written, for the offset commits (DESIGN decision 8):
+after a bundle's rows are written and flushed (or acknowledged by Kafka) it
+outputs the OffsetCredits of that bundle: those that came in with the rows (the
+panes' offsets) and one for every dead-letter or late-record row.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,10 @@ from typing import Mapping, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
+
+from transforms.offset_ledger import OffsetCredit, merge_ranges
 
 __all__ = ["WriteRows", "SINK_TYPES", "format_pane_table"]
 
@@ -27,41 +37,99 @@ def _to_json(row: dict) -> str:
     return _ENCODER.encode(row)
 
 
-class _AppendJsonLinesFn(beam.DoFn):
+def _with_run_id(line: str, run_id: Optional[str]) -> str:
+    """Adds the run's id as the last field of an encoded row (cheaper than copying the dict)."""
+    return line if run_id is None else f'{line[:-1]},"run_id":{_ENCODER.encode(run_id)}}}'
+
+
+_RECORD_ROWS = ("dead_letter", "late_record")
+
+
+class _WrittenCredits:
+    """Collects the credits of one bundle; hands them out once the bundle's rows are written.
+
+    A credit leaves in the window it came in (the output keeps the input's windowing).
+    """
+
+    def __init__(self):
+        self._passed: list[WindowedValue] = []
+        self._records: dict[tuple, list] = {}  # (topic, partition, window) -> offsets
+        self._timestamps: dict = {}  # window -> latest timestamp
+
+    def note(self, element, timestamp, window) -> bool:
+        """Takes the credit an element carries; True when the element is a credit, not a row."""
+        if isinstance(element, OffsetCredit):
+            self._passed.append(WindowedValue(element, timestamp, (window,)))
+            return True
+        if element.get("kind") in _RECORD_ROWS:
+            offset = element["offset"]
+            self._records.setdefault((element["topic"], element["partition"], window), []).append(
+                (offset, offset + 1))
+            self._timestamps[window] = max(timestamp, self._timestamps.get(window, MIN_TIMESTAMP))
+        return False
+
+    def emit(self) -> list:
+        """WindowedValues of the bundle's credits; clears them."""
+        credits = self._passed + [
+            WindowedValue(OffsetCredit(topic, partition, tuple(merge_ranges(ranges))), self._timestamps[window],
+                          (window,))
+            for (topic, partition, window), ranges in self._records.items()]
+        self._passed, self._records, self._timestamps = [], {}, {}
+        return credits
+
+
+class _SinkFn(beam.DoFn):
+    """Writes rows with write_bundle() at the end of a bundle, then outputs the bundle's credits."""
+
+    def __init__(self):
+        self._rows_written = Metrics.counter("WriteRows", "rows_written")
+
+    def start_bundle(self):
+        self._credits = _WrittenCredits()
+        self._rows = []
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        if not self._credits.note(element, timestamp, window):
+            self._rows.append(element)
+
+    def finish_bundle(self):
+        if self._rows:
+            self.write_bundle(self._rows)
+            self._rows_written.inc(len(self._rows))
+            self._rows = []
+        return self._credits.emit()
+
+    def write_bundle(self, rows: list) -> None:
+        raise NotImplementedError
+
+
+class _AppendJsonLinesFn(_SinkFn):
     """Appends each bundle's rows to one file with a single locked write.
 
     An exclusive lock and O_APPEND keep lines whole when several workers on the
     same machine write the same file.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, run_id: Optional[str]):
+        super().__init__()
         self._path = path
-        self._rows_written = Metrics.counter("WriteRows", "rows_written")
+        self._run_id = run_id
 
     def setup(self):
         directory = os.path.dirname(os.path.abspath(self._path))
         os.makedirs(directory, exist_ok=True)
 
-    def start_bundle(self):
-        self._lines = []
-
-    def process(self, row: dict):
-        self._lines.append(_to_json(row) + "\n")
-
-    def finish_bundle(self):
-        if not self._lines:
-            return
-        data = "".join(self._lines).encode("utf-8")
+    def write_bundle(self, rows: list) -> None:
+        data = "".join(_with_run_id(_to_json(row), self._run_id) + "\n" for row in rows).encode("utf-8")
         fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            os.fsync(fd)  # written means on disk: the offsets of these rows may be committed next
         finally:
             os.close(fd)  # closing releases the lock
-        self._rows_written.inc(len(self._lines))
-        self._lines = []
 
 
 def format_pane_table(row: dict) -> Optional[str]:
@@ -82,26 +150,29 @@ def format_pane_table(row: dict) -> Optional[str]:
     return None
 
 
-class _PrintFn(beam.DoFn):
+class _PrintFn(_SinkFn):
     """Prints a readable table per pane (count rows are left to the file sinks)."""
 
-    def process(self, row: dict):
-        text = format_pane_table(row)
-        if text is not None:
-            print(text, file=sys.stdout, flush=True)
+    def write_bundle(self, rows: list) -> None:
+        texts = [text for text in map(format_pane_table, rows) if text is not None]
+        if texts:
+            print("\n".join(texts), file=sys.stdout, flush=True)
 
 
-class _LogFn(beam.DoFn):
-    def process(self, row: dict):
-        _LOG.warning("%s", format_pane_table(row) or _to_json(row))
+class _LogFn(_SinkFn):
+    def write_bundle(self, rows: list) -> None:
+        for row in rows:
+            _LOG.warning("%s", format_pane_table(row) or _to_json(row))
 
 
-class _ProduceToKafkaFn(beam.DoFn):
-    """Produces each row as a JSON value; waits for delivery at the end of a bundle."""
+class _ProduceToKafkaFn(_SinkFn):
+    """Produces each row as a JSON value; a bundle is written once Kafka acknowledged every row."""
 
-    def __init__(self, topic: str, producer_config: Mapping[str, object]):
+    def __init__(self, topic: str, producer_config: Mapping[str, object], run_id: Optional[str]):
+        super().__init__()
         self._topic = topic
         self._producer_config = dict(producer_config)
+        self._run_id = run_id
 
     def setup(self):
         from confluent_kafka import Producer
@@ -109,39 +180,45 @@ class _ProduceToKafkaFn(beam.DoFn):
         self._producer = Producer(self._producer_config)
         self._failed = []
 
-    def process(self, row: dict):
-        self._producer.produce(self._topic, _to_json(row).encode("utf-8"), on_delivery=self._on_delivery)
-        self._producer.poll(0)
+    def write_bundle(self, rows: list) -> None:
+        for row in rows:
+            value = _with_run_id(_to_json(row), self._run_id).encode("utf-8")
+            self._producer.produce(self._topic, value, on_delivery=self._on_delivery)
+            self._producer.poll(0)
+        self._producer.flush()
+        if self._failed:
+            error, self._failed = self._failed[0], []
+            # Failing the bundle makes the runner retry it: nothing is dropped, nothing is committed.
+            raise RuntimeError(f"writing to Kafka topic {self._topic!r} failed: {error}")
 
     def _on_delivery(self, error, message):
         if error is not None:
             self._failed.append(error)
-
-    def finish_bundle(self):
-        self._producer.flush()
-        if self._failed:
-            error, self._failed = self._failed[0], []
-            # Failing the bundle makes the runner retry it: nothing is dropped.
-            raise RuntimeError(f"writing to Kafka topic {self._topic!r} failed: {error}")
 
     def teardown(self):
         self._producer.flush(10)
 
 
 class WriteRows(beam.PTransform):
-    """Writes rows to the sink `kind`: stdout, jsonl (path), kafka (topic) or log."""
+    """Writes rows to the sink `kind`: stdout, jsonl (path), kafka (topic) or log.
+
+    Rows may come with OffsetCredits (see transforms.offset_ledger) after the rows
+    they cover; the output is the credits of what has been written. `run_id`,
+    when given, is added to every row the file and Kafka sinks write.
+    """
 
     def __init__(self, kind: str, *, path: Optional[str] = None, topic: Optional[str] = None,
-                 producer_config: Optional[Mapping[str, object]] = None, label: Optional[str] = None):
+                 producer_config: Optional[Mapping[str, object]] = None, run_id: Optional[str] = None,
+                 label: Optional[str] = None):
         super().__init__(label)
         if kind == "jsonl":
             if not path:
                 raise ValueError("the jsonl sink needs a path")
-            self._fn = _AppendJsonLinesFn(path)
+            self._fn = _AppendJsonLinesFn(path, run_id)
         elif kind == "kafka":
             if not topic:
                 raise ValueError("the kafka sink needs a topic")
-            self._fn = _ProduceToKafkaFn(topic, producer_config or {})
+            self._fn = _ProduceToKafkaFn(topic, producer_config or {}, run_id)
         elif kind == "stdout":
             self._fn = _PrintFn()
         elif kind == "log":

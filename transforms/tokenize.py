@@ -27,10 +27,19 @@ _WARM_UP_TEXT = "Warm up: Dr. Smith's 2 cats. @beam :-)"
 
 
 class TokenizedMessage(NamedTuple):
-    """The tokens of one message, kept together so that they cross a shuffle as one."""
+    """The tokens of one message, kept together so that they cross a shuffle as one.
+
+    `topic`, `partition` and `offset` say where the message came from, so that
+    its offset can be committed once its panes are written; `windows` is how many
+    windows it belongs to (more than one for sliding windows; see WindowTokens).
+    """
 
     key: Optional[str]
     tokens: tuple
+    topic: Optional[str] = None
+    partition: Optional[int] = None
+    offset: Optional[int] = None
+    windows: int = 1
 
 
 class _TokenizeFn(beam.DoFn):
@@ -73,7 +82,7 @@ class _TokenizeFn(beam.DoFn):
             yield self._dead_letter(message, f"normalisation failed: {e!r}")
             return
         self._tokens.inc(len(tokens))
-        yield TokenizedMessage(message.key, tuple(tokens))
+        yield TokenizedMessage(message.key, tuple(tokens), message.topic, message.partition, message.offset)
 
     def _dead_letter(self, message: Message, reason: str):
         self._failures.inc()

@@ -37,6 +37,17 @@ def _firing(spec) -> Optional[triggers.TriggerFn]:
     return triggers.AfterProcessingTime(math.ceil(spec))
 
 
+class _NoteWindowCountFn(beam.DoFn):
+    """TokenizedMessage -> the same, with `windows` set to how many windows its time falls into."""
+
+    def __init__(self, window_fn: window.WindowFn):
+        self._window_fn = window_fn
+
+    def process(self, message, timestamp=beam.DoFn.TimestampParam):
+        windows = self._window_fn.assign(window.WindowFn.AssignContext(timestamp))
+        yield message._replace(windows=len(windows)) if hasattr(message, "windows") else message
+
+
 class WindowTokens(beam.PTransform):
     """Assigns event-time windows with the configured trigger.
 
@@ -69,6 +80,9 @@ class WindowTokens(beam.PTransform):
                               else triggers.AccumulationMode.DISCARDING)
 
     def expand(self, pcoll):
+        if isinstance(self._window_fn, window.SlidingWindows):
+            # A message counts in several windows; its offset is written once all their panes are.
+            pcoll = pcoll | "NoteWindowCount" >> beam.ParDo(_NoteWindowCountFn(self._window_fn))
         return pcoll | "AssignWindows" >> beam.WindowInto(
             self._window_fn,
             trigger=self._trigger,

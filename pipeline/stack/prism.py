@@ -16,7 +16,7 @@ from pipeline.stack import paths
 from pipeline.stack.errors import StackError, summarize_output
 from pipeline.stack.locking import exclusive_lock
 
-__all__ = ["PRISM_PACKAGE", "beam_version", "prism_binary", "prism_path"]
+__all__ = ["PRISM_PACKAGE", "beam_version", "prism_binary", "prism_launcher", "prism_path"]
 
 PRISM_PACKAGE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
 """Go package of the Prism runner in Beam's Go SDK module."""
@@ -76,6 +76,27 @@ def prism_binary(progress: Callable[[str], object] = print) -> Path:
         _build(go, _go_tag(version), target)
         _register_with_beam(target, version)
         return target
+
+
+def prism_launcher(binary: Path) -> Path:
+    """A launcher that runs Prism and ends it when the process that started it dies.
+
+    Beam starts Prism as a child of the job's launching process; when that process
+    is killed (SIGKILL: no handler runs), Prism would live on with the job. The
+    launcher asks the kernel to kill Prism with its parent (setpriv --pdeathsig).
+    Without setpriv (not Linux), the binary itself.
+    """
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return binary
+    launcher = binary.with_name(binary.name + "-with-parent")
+    text = f'#!/bin/sh\n# Prism, killed when its parent dies.\nexec {setpriv} --pdeathsig KILL -- "{binary}" "$@"\n'
+    if not launcher.exists() or launcher.read_text() != text:
+        partial = launcher.with_name(launcher.name + ".tmp")
+        partial.write_text(text)
+        partial.chmod(0o755)
+        partial.replace(launcher)
+    return launcher
 
 
 def _go_tag(version: str) -> str:
