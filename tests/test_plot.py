@@ -84,6 +84,14 @@ def test_figure_has_title_labels_a_line_per_token_and_marks_late_and_early_windo
     assert markers == {("^", 1), ("o", 1)}  # rain's late window, the's early-only window
 
 
+def test_session_windows_of_different_lengths_are_not_filled_with_zeros():
+    rows = [_row(0, "a", 2, size_s=5), _row(3, "b", 4, size_s=12), _row(20, "a", 1, size_s=7)]
+    counts, _ = read_counts([json.dumps(r) for r in rows])
+    ax = build_figure(counts, ["a", "b"], "sessions").axes[0]
+    ys = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+    assert ys == {"a (3)": [2, 1], "b (4)": [4]}
+
+
 def test_labels_of_odd_tokens_are_escaped():
     counts, _ = read_counts([json.dumps(_row(0, "$x$", 3)), json.dumps(_row(0, "a\x1bb", 2))])
     figure = build_figure(counts, ["$x$", "a\x1bb"], "t")
