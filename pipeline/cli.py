@@ -240,6 +240,9 @@ def _root_cause(text: str) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from pipeline.secret_values import guard_output, redact
+
+    guard_output()  # before logging is configured, so that log lines pass through it too
     args = _parser().parse_args(argv)
     _configure_logging(args.verbose)
     from pipeline.stack import StackError
@@ -272,9 +275,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return plot.run(args)
         return _stack(args)
     except (ConfigError, MissingNltkData, StackError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {redact(str(e))}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        # beam.Pipeline() raises this for options its validator refuses (load_config checks them
+        # first; this catches what it cannot foresee), as one line naming the file.
+        if not str(e).startswith("Pipeline has validations errors"):
+            raise
+        errors = "; ".join(" ".join(line.split()) for line in str(e).splitlines()[1:] if line.strip())
+        print(f"error: {redact(f'{args.config}: options: refused by Beam: {errors}')}", file=sys.stderr)
         return 2
     except RuntimeError as e:
         # A failed job: the runner has logged the worker's traceback already.
-        print(f"error: the pipeline failed: {_root_cause(str(e))}", file=sys.stderr)
+        print(f"error: the pipeline failed: {redact(_root_cause(str(e)))}", file=sys.stderr)
         return 1

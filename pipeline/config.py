@@ -1,15 +1,24 @@
 """The run config: YAML parsed once into frozen, typed objects.
 
-Every error is one line that names the file and the dotted key. Values of the
-form `${NAME}` are read from the environment, so secrets never live in the file,
-and `redacted()` shows a config without them.
+Every error is one line that names the file and the dotted key (ConfigError),
+raised before any job starts. Values are checked by the parts that will use them
+where that needs no network: Kafka client settings by librdkafka, Beam options by
+Beam's parser and validator (see pipeline.preflight), NLTK names by NLTK.
+
+`${NAME}` inside any string is replaced by the environment variable NAME (`$${`
+writes a literal `${`), so secrets never live in the file; every substituted value
+is remembered (pipeline.secret_values) and never printed, and `redacted()` shows
+a config without them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -17,6 +26,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
+from pipeline import secret_values
 from transforms.kafka_read import TIMESTAMP_POLICIES
 from transforms.sinks import SINK_TYPES
 from transforms.tokenizers import PUNKT_MODES, TOKENIZERS
@@ -34,13 +44,23 @@ __all__ = [
 RUNNERS = ("DirectRunner", "PrismRunner", "FlinkRunner", "DataflowRunner")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# `$${` is a literal `${`; `${NAME}` an environment variable; any other `${` is a mistake.
+_ENV_REFERENCE = re.compile(r"\$(\$\{)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
+# Limits that keep a hostile or mistaken file from exhausting the stack or the memory.
+_MAX_DEPTH = 50  # mappings and lists nested this deep; the run configs use 4
+_MAX_VALUES = 100_000  # values after YAML aliases are expanded; the run configs hold about 60
+# Windows one element may fall into (sliding size / period): each costs a copy of every token count.
+MAX_WINDOWS_PER_ELEMENT = 1000
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")  # what Kafka accepts as a topic name
 # Client settings that hold secrets: sasl.password, ssl.key.password, sasl.oauthbearer.client.secret, ...
 _SECRET_KEY = re.compile(r"password|secret|(^|[._])token($|[._])|credential|private|key\.pem|ssl\.key", re.I)
 
 
 class ConfigError(ValueError):
-    """A one-line error naming the config file and the key."""
+    """A one-line error naming the config file and the key; values from the environment are redacted."""
+
+    def __init__(self, message: str):
+        super().__init__(secret_values.redact(" ".join(str(message).split())))
 
 
 def parse_duration(value: Any) -> float:
@@ -54,6 +74,8 @@ def parse_duration(value: Any) -> float:
         if not match:
             raise ValueError(f"expected a duration like 500ms, 30s, 5m, 1h or 1d, got {value!r}")
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a finite duration, got {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative, got {value!r}")
     return seconds
@@ -105,27 +127,65 @@ class _Section:
 
     def finish(self) -> None:
         if self._mapping:
-            key = sorted(self._mapping)[0]
-            raise self.error(key, "unknown key")
+            key = sorted(self._mapping, key=str)[0]  # YAML keys may be numbers too
+            raise self.error(str(key), "unknown key")
 
 
-def _resolve_env(section: _Section, key: str, value: Any) -> Any:
-    """Replaces a `${NAME}` string with the environment variable NAME."""
-    if isinstance(value, str):
-        match = _ENV_REFERENCE.match(value)
-        if match:
-            name = match.group(1)
-            if name not in os.environ:
-                raise section.error(key, f"environment variable {name} is not set")
-            return os.environ[name]
-    return value
+def _substitute_env(text: str, source: str, key: str) -> str:
+    """`text` with each `${NAME}` replaced by the environment variable NAME (remembered as a secret)."""
+    def replace(match: re.Match) -> str:
+        if match.group(1):
+            return "${"
+        name = match.group(2)
+        if name is None:
+            raise ConfigError(f"{source}: {key}: '${{' starts no ${{NAME}} reference (write $${{ for a literal ${{)")
+        if name not in os.environ:
+            raise ConfigError(f"{source}: {key}: environment variable {name} is not set")
+        secret_values.remember(name, os.environ[name])
+        return os.environ[name]
+
+    return _ENV_REFERENCE.sub(replace, text) if "$" in text else text
 
 
-def _client_config(section: _Section, key: str) -> dict:
+def _resolve_values(data: Any, source: str) -> Any:
+    """One walk over the whole config: substitutes `${NAME}` in every string, refuses NaN and infinity.
+
+    Returns a copy, so YAML aliases become separate values; their number is
+    bounded, so that a few lines of nested aliases cannot expand into billions.
+    """
+    budget = [_MAX_VALUES]
+
+    def walk(value: Any, key: str) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ConfigError(f"{source}: {key or '(top level)'}: more than {_MAX_VALUES} values "
+                              "(YAML aliases nested in aliases?)")
+        if isinstance(value, Mapping):
+            return {k: walk(v, ".".join(p for p in (key, str(k)) if p)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{key}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{source}: {key}: expected a finite number, got {value}")
+        if isinstance(value, str):
+            return _substitute_env(value, source, key)
+        return value
+
+    return walk(data, "")
+
+
+def _client_config(section: _Section, key: str, kind: str) -> dict:
+    """Kafka client settings (kind: consumer or producer), checked by librdkafka without connecting."""
+    from pipeline.preflight import SettingError, check_client_settings
+
     values = section.raw(key, {}) or {}
     if not isinstance(values, Mapping):
         raise section.error(key, f"expected a mapping, got {type(values).__name__}")
-    return {str(k): _resolve_env(section, f"{key}.{k}", v) for k, v in values.items()}
+    settings = {str(k): v for k, v in values.items()}
+    try:
+        check_client_settings(kind, settings)
+    except SettingError as e:
+        raise section.error(".".join(p for p in (key, e.key) if p), str(e)) from None
+    return settings
 
 
 @dataclass(frozen=True)
@@ -164,6 +224,7 @@ class SourceConfig:
     consumer_config: Mapping = field(default_factory=dict, repr=False)
     commit_offsets: bool = True
     shards: Optional[int] = None  # None: one per worker process of the DirectRunner, else 1
+    partition_discovery_s: float = 30.0  # 0: off; unbounded reads only
     implementation: str = "python"
 
 
@@ -309,33 +370,58 @@ def _parse_stop(section: _Section) -> StopConfig:
     return StopConfig(max_records=max_records, max_read_time_s=max_read_time_s)
 
 
-def _parse_source(section: _Section) -> SourceConfig:
+def _bootstrap_servers(section: _Section) -> str:
+    """`host:port[,host:port...]`: librdkafka would take an empty list and wait forever for a broker."""
+    servers = section.take("bootstrap_servers", str, "127.0.0.1:9092")
+    if not servers.strip():
+        raise section.error("bootstrap_servers", "must not be empty: give host:port[,host:port...]")
+    for server in servers.split(","):
+        host, colon, port = server.strip().rpartition(":")
+        if not server.strip() or any(c.isspace() for c in server.strip()):
+            raise section.error("bootstrap_servers", "expected host:port[,host:port...] without spaces or empty entries")
+        if colon and not (port.isdigit() and 0 < int(port) < 65536) and not host.endswith(":"):
+            raise section.error("bootstrap_servers", f"{server.strip()!r}: the port must be a number from 1 to 65535")
+    return servers
+
+
+def _topics(section: _Section) -> tuple:
     topics = section.raw("topics", ["text-stream"])
     if isinstance(topics, str):
         topics = [topics]
     if not isinstance(topics, list) or not topics or not all(isinstance(t, str) and t for t in topics):
         raise section.error("topics", f"expected a non-empty list of topic names, got {topics!r}")
+    for topic in topics:
+        if not _TOPIC_NAME.match(topic) or topic in (".", ".."):
+            raise section.error("topics", f"{topic!r} is not a Kafka topic name (letters, digits, '.', '_', '-'; "
+                                          "at most 249)")
+    return tuple(topics)
+
+
+def _parse_source(section: _Section) -> SourceConfig:
+    topics = _topics(section)
     timestamp = section.take("timestamp", str, "create_time")
     is_field = timestamp.startswith("field:") and len(timestamp) > len("field:")
     if timestamp not in TIMESTAMP_POLICIES and not is_field:
         raise section.error("timestamp", f"must be one of {', '.join(TIMESTAMP_POLICIES)}, got {timestamp!r}")
     start, start_ms = _parse_start(section)
     source = SourceConfig(
-        bootstrap_servers=str(_resolve_env(section, "bootstrap_servers",
-                                           section.take("bootstrap_servers", str, "127.0.0.1:9092"))),
-        topics=tuple(topics),
+        bootstrap_servers=_bootstrap_servers(section),
+        topics=topics,
         group_id=section.take("group_id", str, "token-counts"),
         start=start,
         start_timestamp_ms=start_ms,
         stop=_parse_stop(section),
         timestamp=timestamp,
         max_out_of_orderness_s=section.duration("max_out_of_orderness", "5s"),
-        consumer_config=_client_config(section, "consumer_config"),
+        consumer_config=_client_config(section, "consumer_config", "consumer"),
         commit_offsets=section.take("commit_offsets", bool, True),
         shards=section.take("shards", int, None),
+        partition_discovery_s=section.duration("partition_discovery", "30s"),
         implementation=section.take("implementation", str, "python", choices=("python",)),
     )
     section.finish()
+    if source.group_id == "":
+        raise section.error("group_id", "must not be empty: give a name, or null for no consumer group")
     if source.start == "committed" and not source.group_id:
         raise section.error("start", "committed needs source.group_id")
     if source.shards is not None and source.shards < 1:
@@ -418,6 +504,64 @@ def _tokenize_paths(section: _Section, key: str) -> tuple:
 _LANGUAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
+@contextmanager
+def _nltk_search_path(dirs: tuple):
+    """NLTK's search path with `tokenize.nltk_data_path` in front, as the job will have it; restored after."""
+    import nltk
+
+    saved = list(nltk.data.path)
+    nltk.data.path[:0] = [os.path.abspath(os.path.expanduser(d)) for d in dirs]
+    try:
+        yield
+    finally:
+        nltk.data.path[:] = saved
+
+
+def _installed_punkt_languages() -> list:
+    """The languages of the punkt_tab models installed where NLTK looks (none when punkt_tab is missing)."""
+    import nltk
+
+    languages = set()
+    for root in nltk.data.path:
+        models = Path(root) / "tokenizers" / "punkt_tab"
+        if models.is_dir():
+            languages.update(entry.name for entry in models.iterdir() if entry.is_dir())
+    return sorted(languages)
+
+
+def _check_language(section: _Section, language: str) -> None:
+    """The language must be one NLTK knows: a Snowball stemmer language or an installed Punkt model.
+
+    Nothing is hard-coded: NLTK's Snowball stemmer lists its languages, and the
+    Punkt models are those of the punkt_tab package installed where NLTK looks.
+    """
+    from nltk.stem import SnowballStemmer
+
+    snowball = [name for name in SnowballStemmer.languages if name != "porter"]
+    punkt = _installed_punkt_languages()
+    if language in snowball or language in punkt:
+        return
+    installed = ", ".join(punkt) if punkt else (
+        "none (python -m pipeline nltk-data download punkt_tab installs czech, greek, polish, ...)")
+    raise section.error("language", f"NLTK knows no language {language!r}: NLTK's Snowball stemmer has "
+                                    f"{', '.join(snowball)}; installed Punkt models: {installed}")
+
+
+def _check_stopwords_name(section: _Section, name: str) -> None:
+    """A stopwords list given by name must be in NLTK's installed stopwords corpus."""
+    from transforms.nltk_resources import MissingNltkData, load_stopwords
+
+    try:
+        load_stopwords(name)
+    except MissingNltkData as e:
+        accepted = "accepted: an installed NLTK list name, file:PATH (one word per line) or a list of words [a, the]"
+        if str(e).startswith("NLTK's stopwords corpus has no list"):
+            installed = str(e).split("; it has ", 1)[-1]
+            raise section.error("stopwords", f"no NLTK stopwords list {name!r}; installed lists: {installed}; "
+                                             f"{accepted}") from None
+        raise section.error("stopwords", f"{e}; {accepted}") from None
+
+
 def _check_tokenize(section: _Section, tokenize: TokenizeConfig, validate_pattern) -> None:
     """Checks the combinations of tokenize keys."""
     from nltk.stem import SnowballStemmer
@@ -448,6 +592,10 @@ def _check_tokenize(section: _Section, tokenize: TokenizeConfig, validate_patter
         key = "stem_language" if tokenize.stem_language else "language"
         raise section.error(key, f"the snowball stemmer has no language {stem_language!r}; "
                                  f"choose one of {', '.join(SnowballStemmer.languages)}")
+    with _nltk_search_path(tokenize.nltk_data_path):
+        _check_language(section, tokenize.language)
+        if isinstance(tokenize.stopwords, str) and not tokenize.stopwords.startswith("file:"):
+            _check_stopwords_name(section, tokenize.stopwords)
 
 
 def _parse_window(section: _Section) -> WindowConfig:
@@ -467,6 +615,10 @@ def _parse_window(section: _Section) -> WindowConfig:
             raise section.error("period", "a sliding window needs a period greater than 0")
         if window.period_s > window.size_s:
             raise section.error("period", f"must not exceed size ({window.size_s:g}s)")
+        windows = math.ceil(window.size_s / window.period_s)
+        if windows > MAX_WINDOWS_PER_ELEMENT:
+            raise section.error("period", f"size {window.size_s:g}s / period {window.period_s:g}s puts each element "
+                                          f"into {windows} windows; at most {MAX_WINDOWS_PER_ELEMENT} are allowed")
     if kind == "session" and not window.gap_s:
         raise section.error("gap", "a session window needs a gap greater than 0")
     return window
@@ -523,16 +675,37 @@ def _parse_count(section: _Section) -> CountConfig:
     return count
 
 
-def _parse_sink(section: _Section, default_type: str) -> SinkConfig:
+def _check_output_path(section: _Section, path: str) -> None:
+    """A jsonl sink's file: not a directory, and writable (its missing directories are created)."""
+    target = Path(os.path.abspath(path))
+    if target.is_dir():
+        raise section.error("path", f"{path} is a directory: give a file, such as {os.path.join(path, 'out.jsonl')}")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise section.error("path", f"{path} is not writable")
+    directory = target.parent
+    while not directory.exists():
+        directory = directory.parent
+    if not directory.is_dir():
+        raise section.error("path", f"{directory} is not a directory")
+    try:  # a real write: access() says yes to root on a read-only file system
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as e:
+        raise section.error("path", f"cannot write in {directory}: {e.strerror}") from None
+
+
+def _parse_sink(section: _Section, default_type: str, local_files: bool) -> SinkConfig:
+    """A sink; `local_files`: the job writes files on this machine, so a path can be checked here."""
     sink = SinkConfig(
         type=section.take("type", str, default_type, choices=SINK_TYPES),
         path=section.take("path", str),
         topic=section.take("topic", str),
-        producer_config=_client_config(section, "producer_config"),
+        producer_config=_client_config(section, "producer_config", "producer"),
     )
     section.finish()
     if sink.type == "jsonl" and not sink.path:
         raise section.error("path", "the jsonl sink needs a path")
+    if sink.type == "jsonl" and local_files:
+        _check_output_path(section, sink.path)
     if sink.type == "kafka" and not sink.topic:
         raise section.error("topic", "the kafka sink needs a topic")
     return sink
@@ -548,20 +721,103 @@ def _merge(base: dict, override: Mapping) -> dict:
     return merged
 
 
+class _KeyProblem(yaml.YAMLError):
+    """A YAML document that parses but is refused at a key (duplicate, nested too deep)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """yaml.safe_load's loader (same types, same tags) that refuses duplicate keys and deep nesting.
+
+    Plain YAML keeps the last of two equal keys without a word, and PyYAML builds
+    nested values recursively, so a 5000-deep file would end in a RecursionError.
+    Both are checked while the document is composed, where the path of keys is known.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._path: list = []  # the key nodes (or list indexes) above the node being composed
+
+    def _dotted(self, extra=None) -> str:
+        parts = ""
+        for index in self._path + ([extra] if extra is not None else []):
+            if isinstance(index, int):
+                parts += f"[{index}]"
+            elif isinstance(index, yaml.ScalarNode):
+                parts += ("." if parts else "") + index.value
+        return parts or "(top level)"
+
+    def compose_node(self, parent, index):
+        if len(self._path) >= _MAX_DEPTH:
+            line = self.peek_event().start_mark.line + 1
+            key = self._dotted()
+            raise _KeyProblem(key if len(key) < 60 else key[:40] + "...", f"nested deeper than {_MAX_DEPTH} levels "
+                                                                          f"at line {line}")
+        self._path.append(index)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._path.pop()
+
+    def compose_mapping_node(self, anchor):
+        node = super().compose_mapping_node(anchor)
+        first_line = {}
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges keys that the mapping's own keys may override
+            if (key.tag, key.value) in first_line:
+                raise _KeyProblem(self._dotted(key), f"duplicate key at line {key.start_mark.line + 1} (first at "
+                                                     f"line {first_line[key.tag, key.value]}): remove one of them")
+            first_line[key.tag, key.value] = key.start_mark.line + 1
+        return node
+
+
+_NOT_YAML = object()
+
+
+def _load_yaml(text: str, source: str, what: str = "", not_yaml: Any = _NOT_YAML) -> Any:
+    """Parses YAML with _ConfigLoader; every error is a one-line ConfigError.
+
+    `not_yaml`: returned instead of the error when the text is no YAML at all.
+    """
+    loader = _ConfigLoader(text)
+    try:
+        return loader.get_single_data()
+    except _KeyProblem as e:
+        raise ConfigError(f"{source}: {what}{e.key}: {e.message}") from None
+    except yaml.YAMLError as e:
+        if not_yaml is not _NOT_YAML:
+            return not_yaml
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}: {what}not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
+    finally:
+        loader.dispose()
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8 (a byte-order mark is allowed), else a one-line error."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file: {e.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ConfigError(f"{path}: (file): not UTF-8 text: byte 0x{data[e.start]:02x} at line {line} "
+                          f"({e.reason}); save the file as UTF-8") from None
+
+
 def _read_yaml(path: Path, seen: tuple = ()) -> dict:
     """Reads a config file, resolving `extends: other.yaml` (relative to the file)."""
     if path in seen:
         raise ConfigError(f"{path}: extends: circular ({' -> '.join(map(str, seen + (path,)))})")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the config file: {e.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    data = _load_yaml(_read_text(path), str(path))
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -574,35 +830,84 @@ def _read_yaml(path: Path, seen: tuple = ()) -> dict:
     return _merge(_read_yaml((path.parent / parent).resolve(), seen + (path,)), data)
 
 
+def _split_assignment(assignment: str, source: str) -> tuple[list, str]:
+    """`a.b."c.d"=value` -> (["a", "b", "c.d"], "value").
+
+    A part of the key in double quotes may hold dots (Kafka client settings:
+    `source.consumer_config."client.id"=x`); the first `=` outside quotes ends the key.
+    """
+    parts, current, quoted, i = [], "", False, 0
+    was_quoted = False
+    while i < len(assignment):
+        char = assignment[i]
+        if char == '"':
+            if not quoted and current:
+                break  # a quote inside a part: malformed
+            quoted, was_quoted = not quoted, True
+        elif quoted:
+            current += char
+        elif char in ".=":
+            if not current:
+                break
+            parts.append(current)
+            current, was_quoted = "", False
+            if char == "=":
+                return parts, assignment[i + 1:]
+        elif was_quoted:
+            break  # text after a closing quote
+        else:
+            current += char
+        i += 1
+    raise ConfigError(f"{source}: --set {assignment!r}: expected dotted.key=value "
+                      '(quote a part that holds dots: source.consumer_config."client.id"=x)')
+
+
 def _apply_override(data: dict, assignment: str, source: str) -> None:
-    key, sep, text = assignment.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"{source}: --set {assignment!r}: expected dotted.key=value")
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        value = text
-    parts = key.strip().split(".")
+    parts, text = _split_assignment(assignment, source)
+    key = ".".join(parts)
+    # A value that is not YAML is taken as the text it is.
+    value = _load_yaml(text, source, f"--set {key}: ", not_yaml=text) if text.strip() else None
     node = data
-    for part in parts[:-1]:
+    for part in [p.strip() for p in parts[:-1]]:
         child = node.get(part)
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
             raise ConfigError(f"{source}: --set {key}: {part} is not a mapping")
         node = child
-    node[parts[-1]] = value
+    node[parts[-1].strip()] = value
+
+
+def _local_files(runner: str, options: Mapping) -> bool:
+    """Whether the job's sinks write files on this machine (so their paths can be checked here)."""
+    if runner in ("DirectRunner", "PrismRunner"):
+        return True
+    master = str(options.get("flink_master", "[auto]"))
+    return runner == "FlinkRunner" and (master in ("[local]", "[auto]") or master.startswith(("127.", "localhost")))
+
+
+def _beam_options(top: _Section, runner: str) -> dict:
+    """`options`: Beam pipeline options, checked by Beam's parser and validator for the runner."""
+    from pipeline.preflight import SettingError, check_beam_options
+
+    options = top.raw("options", {}) or {}
+    if not isinstance(options, Mapping):
+        raise top.error("options", f"expected a mapping of Beam pipeline options, got {options!r}")
+    options = {str(k): v for k, v in options.items()}
+    try:
+        check_beam_options(options, runner)
+    except SettingError as e:
+        raise top.error(".".join(p for p in ("options", e.key) if p), str(e)) from None
+    return options
 
 
 def parse_config(data: Mapping, source: str) -> RunConfig:
     """Validates a config mapping; raises ConfigError naming `source` and the key."""
-    top = _Section(source, "", data)
+    top = _Section(source, "", _resolve_values(data, source))
     runner = top.take("runner", str, "DirectRunner", choices=RUNNERS)
-    options = top.raw("options", {}) or {}
-    if not isinstance(options, Mapping):
-        raise top.error("options", f"expected a mapping of Beam pipeline options, got {options!r}")
-    options = {str(k): _resolve_env(top, f"options.{k}", v) for k, v in options.items()}
+    options = _beam_options(top, runner)
     window = _parse_window(top.section("window"))
+    local_files = _local_files(runner, options)
     config = RunConfig(
         path=source,
         runner=runner,
@@ -613,9 +918,9 @@ def parse_config(data: Mapping, source: str) -> RunConfig:
         window=window,
         trigger=_parse_trigger(top.section("trigger"), window),
         count=_parse_count(top.section("count")),
-        sink=_parse_sink(top.section("sink"), "stdout"),
-        dead_letter=_parse_sink(top.section("dead_letter"), "log"),
-        late_records=_parse_sink(top.section("late_records"), "log"),
+        sink=_parse_sink(top.section("sink"), "stdout", local_files),
+        dead_letter=_parse_sink(top.section("dead_letter"), "log", local_files),
+        late_records=_parse_sink(top.section("late_records"), "log", local_files),
     )
     top.finish()
     if config.source.timestamp.startswith("field:") and config.format.type != "json":

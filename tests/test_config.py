@@ -41,7 +41,8 @@ def test_set_overrides_are_parsed_as_yaml_scalars():
                                   "source.topics=[a, b]", "source.group_id=", "options.streaming=true"))
     assert (config.count.top_k, config.tokenize.lowercase, config.window.size_s) == (3, False, 30.0)
     assert (config.source.topics, config.source.group_id, config.options) == (("a", "b"), None, {"streaming": True})
-    assert _error(DIRECT, "nonsense") == f"{DIRECT}: --set 'nonsense': expected dotted.key=value"
+    assert _error(DIRECT, "nonsense") == (f"{DIRECT}: --set 'nonsense': expected dotted.key=value "
+                                          '(quote a part that holds dots: source.consumer_config."client.id"=x)')
     assert _error(DIRECT, "window.size.x=1") == f"{DIRECT}: --set window.size.x: size is not a mapping"
 
 
@@ -148,6 +149,7 @@ SECRET_CONFIG = """\
 source:
   consumer_config:
     security.protocol: SASL_SSL
+    sasl.mechanism: PLAIN
     sasl.username: alice
     sasl.password: ${TEST_KAFKA_PASSWORD}
 """
@@ -157,9 +159,11 @@ def test_env_references_are_substituted_and_redacted(tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_KAFKA_PASSWORD", "hunter2")
     config = load_config(_write(tmp_path, "secret.yaml", SECRET_CONFIG))
     assert config.source.consumer_config == {
-        "security.protocol": "SASL_SSL", "sasl.username": "alice", "sasl.password": "hunter2"}
+        "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.username": "alice",
+        "sasl.password": "hunter2"}
     assert config.redacted()["source"]["consumer_config"] == {
-        "security.protocol": "SASL_SSL", "sasl.username": "alice", "sasl.password": "***"}
+        "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.username": "alice",
+        "sasl.password": "***"}
     assert "hunter2" not in repr(config) and "hunter2" not in str(config.redacted())
 
 
