@@ -784,11 +784,19 @@ def _load_yaml(text: str, source: str, what: str = "", not_yaml: Any = _NOT_YAML
 
     `not_yaml`: returned instead of the error when the text is no YAML at all.
     """
-    loader = _ConfigLoader(text)
+    loader = None
     try:
+        loader = _ConfigLoader(text)  # its reader refuses control characters here already
         return loader.get_single_data()
     except _KeyProblem as e:
         raise ConfigError(f"{source}: {what}{e.key}: {e.message}") from None
+    except yaml.reader.ReaderError as e:
+        if not_yaml is not _NOT_YAML:
+            return not_yaml
+        line = text.count("\n", 0, e.position) + 1
+        char = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
+        raise ConfigError(f"{source}: {what}not valid YAML at line {line}: character {char} is not allowed "
+                          "(control characters must be escaped in a double-quoted string)") from None
     except yaml.YAMLError as e:
         if not_yaml is not _NOT_YAML:
             return not_yaml
@@ -796,7 +804,8 @@ def _load_yaml(text: str, source: str, what: str = "", not_yaml: Any = _NOT_YAML
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{source}: {what}not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _read_text(path: Path) -> str:
@@ -827,7 +836,10 @@ def _read_yaml(path: Path, seen: tuple = ()) -> dict:
         return data
     if not isinstance(parent, str):
         raise ConfigError(f"{path}: extends: expected a file name, got {parent!r}")
-    return _merge(_read_yaml((path.parent / parent).resolve(), seen + (path,)), data)
+    base = (path.parent / parent).resolve()
+    if not base.is_file():
+        raise ConfigError(f"{path}: extends: {base} is not a file")
+    return _merge(_read_yaml(base, seen + (path,)), data)
 
 
 def _split_assignment(assignment: str, source: str) -> tuple[list, str]:

@@ -211,6 +211,17 @@ def _check_option_names_and_values(options: Mapping[str, Any], runner: str) -> N
             raise SettingError(key, f"unknown Beam pipeline option{hint}")
 
 
+class _Collect(logging.Handler):
+    """Keeps the messages logged to it."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def _check_with_beam_validator(options: Mapping[str, Any], runner: str) -> None:
     """Beam's PipelineOptionsValidator, which beam.Pipeline() would run (and raise from) later."""
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -218,14 +229,20 @@ def _check_with_beam_validator(options: Mapping[str, Any], runner: str) -> None:
     from apache_beam.runners.runner import create_runner
 
     passed = {key: value for key, value in options.items() if key not in FLINK_JOB_SERVER_OPTIONS}
+    # Beam logs some refusals only as warnings (an invalid bucket name once staging_location is
+    # set) and lets the job fail at submission: those count as errors here, and are not printed.
     beam_logger = logging.getLogger("apache_beam.options.pipeline_options")
-    level = beam_logger.level
-    beam_logger.setLevel(logging.ERROR)  # it logs each error once more as a warning
+    warnings = _Collect()
+    saved = beam_logger.propagate
+    beam_logger.addHandler(warnings)
+    beam_logger.propagate = False
     try:
         errors = PipelineOptionsValidator(PipelineOptions.from_dictionary({**passed, "runner": runner}),
                                           create_runner(runner)).validate()
     finally:
-        beam_logger.setLevel(level)
+        beam_logger.removeHandler(warnings)
+        beam_logger.propagate = saved
+    errors = list(errors) + [w for w in warnings.messages if w.startswith("Invalid") and w not in errors]
     if errors:
         first = " ".join(errors[0].split())
         match = _OPTION_IN_MESSAGE.search(first)
