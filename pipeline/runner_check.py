@@ -21,6 +21,7 @@ from pipeline.config import ConfigError, RunConfig
 __all__ = ["RunnerPlan", "plan_runner", "worker_processes"]
 
 _BEAM_ISSUE = "apache/beam#33623"
+_FIRINGS = ("early", "late", "repeat")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,39 @@ def _prism_blockers(config: RunConfig) -> list[str]:
     return reasons
 
 
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _processing_time_firings(config: RunConfig) -> list[str]:
+    """The trigger keys that hold a processing-time delay (a number of seconds, not {every_n: N})."""
+    return [name for name in _FIRINGS
+            if getattr(config.trigger, name) is not None and not isinstance(getattr(config.trigger, name), tuple)]
+
+
+_BATCH_ON_PRISM = "a bounded read runs on Prism as one batch: processing-time firings do not fire there, only the final pane"
+
+
+def _refuse_processing_time_firings_on_prism(config: RunConfig, runner: str) -> None:
+    """Prism 2.77 cannot run processing-time firings on an unbounded read: refuse them with the fix.
+
+    Its ElementManager keeps a processing-time trigger's timer after the watermark has
+    closed the window and dropped the window's state; when the timer comes due it writes
+    into that state and the runner panics ('assignment to entry in nil map', in
+    aggregateStageKind.buildProcessingTimeBundle). Measured on live streams: a timing race
+    that ends the job sooner or later. A bounded read runs as one batch on Prism and never
+    fires them (only the final pane), so it is let through.
+    """
+    firings = _processing_time_firings(config)
+    if firings and not config.source.stop.bounded:
+        name = firings[0]
+        raise ConfigError(
+            f"{config.path}: trigger.{name}: a processing-time firing ({_seconds(getattr(config.trigger, name))}) "
+            f"on an unbounded read crashes Prism 2.77 (runner: {runner}; the runner panics when the firing comes "
+            "due for a window it has already closed): use an element-count firing such as {every_n: 100}, "
+            "or a Flink config (run_configs/flink-local.yaml)")
+
+
 def _requested_workers(config: RunConfig) -> int:
     """options.direct_num_workers as a number of processes (0: one per core)."""
     value = config.options.get("direct_num_workers", 1)
@@ -84,6 +118,10 @@ def plan_runner(config: RunConfig) -> RunnerPlan:
     warnings = []
     if any(isinstance(f, tuple) for f in (config.trigger.early, config.trigger.late, config.trigger.repeat)):
         warnings.append(f"Prism may fire element-count triggers once more at the window end ({_BEAM_ISSUE})")
+    if config.runner == "PrismRunner":
+        _refuse_processing_time_firings_on_prism(config, "PrismRunner")
+        if _processing_time_firings(config):
+            warnings.append(_BATCH_ON_PRISM)
     if config.runner != "DirectRunner":
         return RunnerPlan(config.runner, config.runner, streaming, warnings=tuple(warnings))
     workers = _requested_workers(config)
@@ -93,8 +131,13 @@ def plan_runner(config: RunConfig) -> RunnerPlan:
         return RunnerPlan("DirectRunner", f"FnApiRunner ({workers} worker processes)", streaming,
                           (f"direct_num_workers={workers} asks for worker processes; Prism runs one",),
                           tuple(warnings))
+    if streaming:
+        # Unbounded: the job runs on Prism, or it is refused below.
+        _refuse_processing_time_firings_on_prism(config, "DirectRunner, which hands a stream to Prism")
     blockers = _prism_blockers(config)
     if not blockers:
+        if _processing_time_firings(config):
+            warnings.append(_BATCH_ON_PRISM)
         return RunnerPlan("DirectRunner", "PrismRunner", streaming,
                           ("Beam's DirectRunner hands this pipeline to Prism",), tuple(warnings))
     if streaming:

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.config import ConfigError, load_config
 from pipeline.runner_check import plan_runner, worker_processes
-from tests.integration_helpers import DIRECT_CONFIG, config_overrides, run_cli
+from tests.integration_helpers import DIRECT_CONFIG, REPO, config_overrides, run_cli
 
 
 def _config(*overrides: str):
@@ -81,6 +81,68 @@ def test_prism_runner_is_used_as_asked_and_count_triggers_carry_a_warning():
                                "trigger.early={every_n: 10}"))
     assert plan.effective == "PrismRunner"
     assert plan.warnings and "element-count triggers" in plan.warnings[0]
+
+
+_PRISM_PANIC_FIX = "use an element-count firing such as {every_n: 100}, or a Flink config (run_configs/flink-local.yaml)"
+
+
+@pytest.mark.parametrize("runner", ["DirectRunner", "PrismRunner"])
+@pytest.mark.parametrize("overrides, key, shown", [
+    (("trigger.early=30s",), "trigger.early", "(30s)"),
+    (("trigger.early=500ms",), "trigger.early", "(0.5s)"),
+    (("trigger.early={every_n: 5}", "trigger.late=2s", "trigger.allowed_lateness=1m"), "trigger.late", "(2s)"),
+    (("window.type=global", "trigger.repeat=10s"), "trigger.repeat", "(10s)"),
+    (("trigger.early=2s", "source.stop={max_read_time: 30s}"), "trigger.early", "(2s)"),
+])
+def test_prism_refuses_processing_time_firings_on_an_unbounded_read(runner, overrides, key, shown):
+    # Prism 2.77 panics ('assignment to entry in nil map') when such a firing comes due for a
+    # window whose state it has already dropped: reproduced on live streams (issue 11).
+    with pytest.raises(ConfigError) as error:
+        plan_runner(_config(f"runner={runner}", *overrides))
+    message = str(error.value)
+    assert message.startswith(f"{DIRECT_CONFIG}: {key}: a processing-time firing {shown} on an unbounded read "
+                              "crashes Prism 2.77")
+    assert message.endswith(_PRISM_PANIC_FIX) and "\n" not in message
+
+
+def test_a_stream_with_session_windows_is_refused_for_the_firing_first():
+    # The session windows alone would send the user to PrismRunner, which refuses the firing as well.
+    with pytest.raises(ConfigError, match=r"trigger\.early: a processing-time firing \(2s\)"):
+        plan_runner(_config("window.type=session", "window.gap=5s", "trigger.early=2s"))
+
+
+@pytest.mark.parametrize("runner", ["DirectRunner", "PrismRunner"])
+def test_prism_runs_element_count_firings_on_a_stream(runner):
+    config = _config(f"runner={runner}", "trigger.early={every_n: 20}", "trigger.late={every_n: 1}",
+                     "trigger.allowed_lateness=1m")
+    assert plan_runner(config).effective == "PrismRunner"
+
+
+@pytest.mark.parametrize("runner", ["DirectRunner", "PrismRunner"])
+def test_a_bounded_read_on_prism_takes_processing_time_firings_with_a_warning(runner):
+    # Measured: bounded reads (stop: latest, and max_records of a live stream) ran to the end on
+    # Prism with early: 1s, and gave only ON_TIME panes.
+    plan = plan_runner(_config(f"runner={runner}", "trigger.early=2s", "source.stop=latest"))
+    assert plan.effective == "PrismRunner"
+    assert any("processing-time firings do not fire there, only the final pane" in w for w in plan.warnings)
+
+
+def test_flink_takes_processing_time_firings_on_a_stream():
+    plan = plan_runner(load_config(str(REPO / "run_configs" / "flink-local.yaml"), ["trigger.early=2s"]))
+    assert plan.effective == "FlinkRunner" and not plan.warnings
+
+
+def test_a_bounded_read_outside_prism_takes_processing_time_firings_without_a_warning():
+    plan = plan_runner(_config("trigger.early=2s", "source.stop=latest", "options.direct_num_workers=2"))
+    assert plan.effective.startswith("FnApiRunner") and not plan.warnings
+
+
+def test_validate_refuses_the_readme_early_firing_on_the_default_config():
+    refused = run_cli("validate", "--config", DIRECT_CONFIG, "--set", "trigger.early=30s")
+    assert refused.returncode == 2
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: {DIRECT_CONFIG}: trigger.early: a processing-time firing (30s)")
+    assert line.endswith(_PRISM_PANIC_FIX)
 
 
 def test_other_runners_are_taken_as_they_are():
