@@ -150,5 +150,5 @@ def build_pipeline(config: RunConfig, options: PipelineOptions) -> beam.Pipeline
         # Offsets are committed behind the output: what the sinks have written, and nothing else.
         source = config.source
         settings = consumer_settings(source.bootstrap_servers, source.group_id, source.consumer_config)
-        (read.offsets, *written) | "CollectWritten" >> beam.Flatten() | "CommitOffsets" >> CommitOffsets(settings)
+        (read.offsets, *written) | "CommitOffsets" >> CommitOffsets(settings)
     return pipeline

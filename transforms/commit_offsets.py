@@ -102,6 +102,8 @@ class _CommitFn(beam.DoFn):
 class CommitOffsets(beam.PTransform):
     """Ledger entries (PartitionStart, OffsetCredit) -> offsets committed to the consumer group.
 
+    Takes one PCollection of entries, or several (the reader's and each sink's) as a tuple.
+
     Args:
         consumer_settings: confluent-kafka settings with `group.id`, as the reader uses them.
     """
@@ -111,10 +113,15 @@ class CommitOffsets(beam.PTransform):
         self._settings = dict(consumer_settings)
 
     def expand(self, entries):
+        # One ledger per partition for the whole run: Beam state is kept per key and window,
+        # and a Flatten needs one windowing, so every input goes into the global window first.
+        if isinstance(entries, beam.PCollection):
+            entries = (entries,)
+        in_global = [pcoll | f"IntoGlobalWindow{i}" >> beam.WindowInto(GlobalWindows())
+                     for i, pcoll in enumerate(entries)]
         return (
-            entries
-            # One ledger per partition for the whole run: Beam state is kept per key and window.
-            | "IntoGlobalWindow" >> beam.WindowInto(GlobalWindows())
+            in_global
+            | "Together" >> beam.Flatten()
             | "KeyByPartition" >> beam.Map(_by_partition)
             | "CommitWrittenPrefix" >> beam.ParDo(_CommitFn(self._settings))
         )

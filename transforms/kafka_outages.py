@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-__all__ = ["EndOffsets", "FatalKafkaError", "OutageLog", "is_fatal"]
+__all__ = ["EndOffsets", "FatalKafkaError", "OutageLog", "is_fatal", "retry_transient"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -38,6 +38,10 @@ _FATAL_CODES = frozenset(
 # Ask the broker for an end offset at most this often per partition, and wait this long.
 _CONFIRM_EVERY_S = 1.0
 _CONFIRM_TIMEOUT_S = 1.0
+
+
+_T = TypeVar("_T")
+_RETRY_PAUSE_S = 1.0
 
 
 class FatalKafkaError(RuntimeError):
@@ -64,6 +68,22 @@ class OutageLog:
         more = f" ({self._suppressed} more since the last warning)" if self._suppressed else ""
         _LOG.warning("Kafka %s failed, retrying: %s%s", what, _describe(error), more)
         self._last, self._suppressed = now, 0
+
+
+def retry_transient(call: Callable[[], _T], what: str, outages: "OutageLog", give_up_after_s: float = 600.0) -> _T:
+    """Calls until it succeeds; transient Kafka errors are retried (and reported now and then)."""
+    deadline = time.monotonic() + give_up_after_s
+    while True:
+        try:
+            return call()
+        except KafkaException as e:
+            error = e.args[0] if e.args else None
+            if isinstance(error, KafkaError) and is_fatal(error):
+                raise FatalKafkaError(f"Kafka: {error.str()}") from None
+            if time.monotonic() >= deadline:
+                raise FatalKafkaError(f"Kafka: {what} kept failing for {give_up_after_s:g}s: {_describe(e)}") from None
+            outages.transient(what, e)
+            time.sleep(_RETRY_PAUSE_S)
 
 
 def _describe(error) -> str:

@@ -40,7 +40,7 @@ from transforms.kafka_offsets import (
     PartitionRange,
     PartitionWatermarkEstimator,
 )
-from transforms.kafka_outages import EndOffsets, FatalKafkaError, OutageLog, is_fatal
+from transforms.kafka_outages import EndOffsets, FatalKafkaError, OutageLog, is_fatal, retry_transient
 from transforms.offset_ledger import OffsetCredit, PartitionStart
 from transforms.records import KafkaRecord
 
@@ -128,13 +128,18 @@ class _ResolvePartitionsFn(beam.DoFn):
 
     def setup(self):
         self._consumer = Consumer(self._settings)
+        self._outages = OutageLog()
 
     def teardown(self):
         self._consumer.close()
 
+    def _ask(self, call, what: str):
+        return retry_transient(call, what, self._outages)
+
     def process(self, unused_impulse) -> Iterable[_ReaderShard]:
         partitions = self._list_partitions()
-        bounds = [self._consumer.get_watermark_offsets(tp, timeout=_METADATA_TIMEOUT_S) for tp in partitions]
+        bounds = [self._ask(lambda tp=tp: self._consumer.get_watermark_offsets(tp, timeout=_METADATA_TIMEOUT_S),
+                            "asking for offsets") for tp in partitions]
         starts = self._start_offsets(partitions, bounds)
         stops, budget = self._stop_offsets(starts, [high for _, high in bounds])
         deadline = None if self._max_read_time_s is None else time.time() + self._max_read_time_s
@@ -149,7 +154,7 @@ class _ResolvePartitionsFn(beam.DoFn):
                                shards, known)
 
     def _list_partitions(self) -> list[TopicPartition]:
-        metadata = self._consumer.list_topics(timeout=_METADATA_TIMEOUT_S)
+        metadata = self._ask(lambda: self._consumer.list_topics(timeout=_METADATA_TIMEOUT_S), "listing topics")
         partitions = []
         for topic in self._topics:
             found = metadata.topics.get(topic)
@@ -165,14 +170,16 @@ class _ResolvePartitionsFn(beam.DoFn):
         if kind == "latest":
             return [high for _, high in bounds]
         if kind == "committed":
-            committed = self._consumer.committed(partitions, timeout=_METADATA_TIMEOUT_S)
+            committed = self._ask(lambda: self._consumer.committed(partitions, timeout=_METADATA_TIMEOUT_S),
+                                  "asking for committed offsets")
             reset_to_latest = self._settings.get("auto.offset.reset") in ("latest", "largest", "end")
             return [
                 tp.offset if tp.offset != OFFSET_INVALID else (high if reset_to_latest else low)
                 for tp, (low, high) in zip(committed, bounds)
             ]
         wanted = [TopicPartition(tp.topic, tp.partition, self._start.timestamp_ms) for tp in partitions]
-        found = self._consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_S)
+        found = self._ask(lambda: self._consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_S),
+                          "asking for offsets by time")
         # A negative offset: no record at or after that time yet, so start at the end.
         return [tp.offset if tp.offset >= 0 else high for tp, (_, high) in zip(found, bounds)]
 
