@@ -196,7 +196,7 @@ def _stop_after_interrupt(result) -> None:
         result.wait_until_finish(duration=30_000)
     except Exception as e:  # the job service may be gone already
         print(f"warning: the runner did not confirm the cancellation: {_root_cause(str(e))}", file=sys.stderr)
-    print(f"stopped, state {result.state}. Offsets of finalized bundles are committed; a restart with "
+    print(f"stopped, state {result.state}. Offsets of what was written are committed; a restart with "
           "source.start: committed resumes there (at-least-once). Use --duration for a drained stop.",
           file=sys.stderr)
 

@@ -37,7 +37,8 @@ WINDOWS = {
     "sliding": {"window__type": "sliding", "window__size": "10s", "window__period": "5s"},
 }
 BASE_MS = int(datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc).timestamp() * 1000)
-_PANE_FIELDS = ("pane_index", "pane_is_last")
+# How a runner splits a firing into panes may differ; each run has its own run_id.
+_PANE_FIELDS = ("pane_index", "pane_is_last", "run_id")
 _direct_rows: dict[str, set] = {}
 
 
