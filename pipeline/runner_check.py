@@ -65,6 +65,19 @@ def _processing_time_firings(config: RunConfig) -> list[str]:
             if getattr(config.trigger, name) is not None and not isinstance(getattr(config.trigger, name), tuple)]
 
 
+_LATE_PANES_ON_PRISM = ("Prism labels some panes of late data EARLY or ON_TIME instead of LATE when panes accumulate "
+                        "with early firings (counts are right; tests/test_trigger_matrix.py)")
+
+
+def _prism_stream_warnings(config: RunConfig) -> list[str]:
+    """What Prism does differently from the Beam model with this config on a stream (measured)."""
+    trigger = config.trigger
+    if (not config.source.stop.bounded and trigger.accumulation == "accumulating" and trigger.early is not None
+            and trigger.allowed_lateness_s > 0):
+        return [_LATE_PANES_ON_PRISM]
+    return []
+
+
 _BATCH_ON_PRISM = "a bounded read runs on Prism as one batch: processing-time firings do not fire there, only the final pane"
 
 
@@ -122,6 +135,7 @@ def plan_runner(config: RunConfig) -> RunnerPlan:
         _refuse_processing_time_firings_on_prism(config, "PrismRunner")
         if _processing_time_firings(config):
             warnings.append(_BATCH_ON_PRISM)
+        warnings += _prism_stream_warnings(config)
     if config.runner != "DirectRunner":
         return RunnerPlan(config.runner, config.runner, streaming, warnings=tuple(warnings))
     workers = _requested_workers(config)
@@ -138,6 +152,7 @@ def plan_runner(config: RunConfig) -> RunnerPlan:
     if not blockers:
         if _processing_time_firings(config):
             warnings.append(_BATCH_ON_PRISM)
+        warnings += _prism_stream_warnings(config)
         return RunnerPlan("DirectRunner", "PrismRunner", streaming,
                           ("Beam's DirectRunner hands this pipeline to Prism",), tuple(warnings))
     if streaming:

@@ -127,6 +127,19 @@ def test_a_bounded_read_on_prism_takes_processing_time_firings_with_a_warning(ru
     assert any("processing-time firings do not fire there, only the final pane" in w for w in plan.warnings)
 
 
+@pytest.mark.parametrize("runner", ["DirectRunner", "PrismRunner"])
+def test_prism_warns_that_late_panes_are_mislabelled_when_accumulating_with_early_firings(runner):
+    # Measured in tests/test_trigger_matrix.py (fixed windows, early every_n, late every_n, accumulating).
+    def warnings(*overrides):
+        return plan_runner(_config(f"runner={runner}", *overrides)).warnings
+
+    late_setup = ("trigger.early={every_n: 4}", "trigger.late={every_n: 1}", "trigger.allowed_lateness=1m")
+    assert any("labels some panes of late data EARLY or ON_TIME" in w
+               for w in warnings(*late_setup, "trigger.accumulation=accumulating"))
+    assert not any("late data" in w for w in warnings(*late_setup, "trigger.accumulation=discarding"))
+    assert not any("late data" in w for w in warnings("trigger.early={every_n: 4}", "trigger.accumulation=accumulating"))
+
+
 def test_flink_takes_processing_time_firings_on_a_stream():
     plan = plan_runner(load_config(str(REPO / "run_configs" / "flink-local.yaml"), ["trigger.early=2s"]))
     assert plan.effective == "FlinkRunner" and not plan.warnings
