@@ -221,6 +221,7 @@ class SourceConfig:
     stop: StopConfig = StopConfig()
     timestamp: str = "create_time"
     max_out_of_orderness_s: float = 5.0
+    max_future_skew_s: float = 3600.0
     consumer_config: Mapping = field(default_factory=dict, repr=False)
     commit_offsets: bool = True
     shards: Optional[int] = None  # None: one per worker process of the DirectRunner, else 1
@@ -413,6 +414,7 @@ def _parse_source(section: _Section) -> SourceConfig:
         stop=_parse_stop(section),
         timestamp=timestamp,
         max_out_of_orderness_s=section.duration("max_out_of_orderness", "5s"),
+        max_future_skew_s=section.duration("max_future_skew", "1h"),
         consumer_config=_client_config(section, "consumer_config", "consumer"),
         commit_offsets=section.take("commit_offsets", bool, True),
         shards=section.take("shards", int, None),

@@ -74,6 +74,7 @@ def read_source(pipeline: beam.Pipeline, config: RunConfig) -> KafkaRead:
         max_read_time_s=source.stop.max_read_time_s,
         timestamp_policy=source.timestamp,
         max_out_of_orderness_s=source.max_out_of_orderness_s,
+        max_future_skew_s=source.max_future_skew_s,
         consumer_config=source.consumer_config,
         shards=shards,
         partition_discovery_s=source.partition_discovery_s,

@@ -25,6 +25,9 @@ class _DecodeFn(beam.DoFn):
         self._dead_letters = Metrics.counter("DecodeMessages", "dead_letters")
 
     def process(self, record: KafkaRecord):
+        if record.error is not None:
+            yield self._dead_letter(record, record.error)
+            return
         try:
             text = self._text_of(record)
             key = None if record.key is None else record.key.decode(self._encoding, errors="replace")

@@ -180,7 +180,8 @@ class PartitionWatermarkEstimator(WatermarkEstimator):
 
     A partition that is caught up and quiet follows the wall clock instead, so
     that a silent partition does not hold every window open; a finished one no
-    longer holds the watermark at all.
+    longer holds the watermark at all. A record ahead of the wall clock raises
+    its partition's watermark only as far as the wall clock allows.
     """
 
     def __init__(self, max_out_of_orderness: Duration, state: Optional[dict]):
@@ -192,7 +193,8 @@ class PartitionWatermarkEstimator(WatermarkEstimator):
         """Unused: the reader observes per partition with observe_record()."""
 
     def observe_record(self, key: TopicPartitionKey, event_time: Timestamp) -> None:
-        self._raise_to(key, event_time - self._delay)
+        # Never past the wall clock: a record stamped ahead of it must not close windows early.
+        self._raise_to(key, min(event_time, Timestamp.now()) - self._delay)
 
     def advance_when_idle(self, key: TopicPartitionKey, now: Timestamp) -> None:
         """Nothing older than now - out-of-orderness is still to come on this partition."""

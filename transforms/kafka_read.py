@@ -30,7 +30,7 @@ from apache_beam.transforms.core import WatermarkEstimatorProvider
 from apache_beam.utils.timestamp import Duration, Timestamp
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
-from transforms.event_time import payload_event_time_us
+from transforms.event_time import event_time_error, payload_event_time_us
 from transforms.kafka_offsets import (
     END_OF_READ,
     UNBOUNDED,
@@ -216,7 +216,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
     """
 
     def __init__(self, settings: dict, timestamp_policy: str, max_out_of_orderness_s: float,
-                 discovery_s: float = 0.0, topics: Sequence[str] = ()):
+                 discovery_s: float = 0.0, topics: Sequence[str] = (), max_future_skew_s: float = 3600.0):
         self._settings = settings
         self._processing_time = timestamp_policy == "processing_time"
         self._payload_field = timestamp_policy[len("field:"):] if timestamp_policy.startswith("field:") else None
@@ -224,6 +224,8 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         self._max_out_of_orderness = Duration(seconds=max_out_of_orderness_s)
         self._discovery_s = discovery_s
         self._topics = tuple(topics)
+        self._max_future_skew_us = int(max_future_skew_s * 1e6)
+        self._rejected = Metrics.counter("ReadFromKafka", "event_times_rejected")
         self._records_read = Metrics.counter("ReadFromKafka", "records_read")
         self._discovered = Metrics.counter("ReadFromKafka", "partitions_discovered")
 
@@ -303,12 +305,15 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                     yield self._no_records(key, positions[key], offset, watermark_ms)
                 positions[key] = offset + 1
                 active.add(key)
-                event_time = self._event_time(message)
-                watermark.observe_record(key, event_time)
+                event_time, error = self._event_time(message)
+                if error is None:
+                    watermark.observe_record(key, event_time)
+                else:  # a dead letter downstream; it must not move the watermark
+                    self._rejected.inc()
                 self._records_read.inc()
                 yield beam.window.TimestampedValue(
                     KafkaRecord(key[0], key[1], offset, message.timestamp()[1],
-                                message.key(), message.value(), watermark_ms),
+                                message.key(), message.value(), watermark_ms, error),
                     event_time,
                 )
             if active:
@@ -401,17 +406,22 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         consumer.pause([TopicPartition(*key)])
         watermark.finish(key)
 
-    def _event_time(self, message) -> Timestamp:
+    def _event_time(self, message) -> tuple[Timestamp, Optional[str]]:
+        """The record's event time, and why it cannot be counted (None: it can)."""
+        now = Timestamp.now()
+        micros = None
         if self._payload_field is not None:
             micros = payload_event_time_us(message.value(), self._payload_field)
-            if micros is not None:
-                return Timestamp(micros=micros)
-            # No usable field: the Kafka timestamp; the count says how often.
-            self._fallbacks.inc()
-        kind, ts_ms = message.timestamp()
-        if self._processing_time or kind == 0 or ts_ms < 0:  # 0: TIMESTAMP_NOT_AVAILABLE
-            return Timestamp.now()
-        return Timestamp(micros=ts_ms * 1000)
+            if micros is None:
+                # No usable field: the Kafka timestamp; the count says how often.
+                self._fallbacks.inc()
+        if micros is None:
+            kind, ts_ms = message.timestamp()
+            if self._processing_time or kind == 0 or ts_ms < 0:  # 0: TIMESTAMP_NOT_AVAILABLE
+                return now, None
+            micros = ts_ms * 1000
+        error = event_time_error(micros, now.micros, self._max_future_skew_us)
+        return (now, error) if error is not None else (Timestamp(micros=micros), None)
 
     def _on_error(self, error: KafkaError, consumer: Consumer) -> None:
         """A consumer error: fatal ones end the job with one line, the rest are waited out."""
@@ -482,6 +492,7 @@ class ReadFromKafka(beam.PTransform):
         max_read_time_s: Optional[float] = None,
         timestamp_policy: str = "create_time",
         max_out_of_orderness_s: float = 5.0,
+        max_future_skew_s: float = 3600.0,
         consumer_config: Optional[Mapping[str, object]] = None,
         shards: int = 1,
         partition_discovery_s: float = 30.0,
@@ -500,6 +511,7 @@ class ReadFromKafka(beam.PTransform):
         self._bounded = stop_at_latest or max_records is not None
         self._timestamp_policy = timestamp_policy
         self._max_out_of_orderness_s = max_out_of_orderness_s
+        self._max_future_skew_s = max_future_skew_s
         self._shards = max(1, shards)
         self._discovery_s = 0.0 if self._bounded else partition_discovery_s
         self._offsets_ledger = offsets_ledger
@@ -518,7 +530,7 @@ class ReadFromKafka(beam.PTransform):
             | "SpreadShards" >> beam.Reshuffle()
             | "ReadShards" >> beam.ParDo(read_fn(
                 self._settings, self._timestamp_policy, self._max_out_of_orderness_s, self._discovery_s,
-                self._topics)).with_outputs(OFFSETS, main="records")
+                self._topics, self._max_future_skew_s)).with_outputs(OFFSETS, main="records")
         )
         if not self._offsets_ledger:
             return read.records

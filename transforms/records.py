@@ -20,6 +20,8 @@ class KafkaRecord(NamedTuple):
         value: the raw value bytes, or None for a tombstone.
         watermark_ms: the reader's watermark when the record was read (ms), or
             None; a record behind it may belong to windows that have closed.
+        error: why the record cannot be counted (its event time is out of range
+            or too far ahead), or None; DecodeMessages makes it a dead letter.
     """
 
     topic: str
@@ -29,6 +31,7 @@ class KafkaRecord(NamedTuple):
     key: Optional[bytes]
     value: Optional[bytes]
     watermark_ms: Optional[int] = None
+    error: Optional[str] = None
 
 
 class Message(NamedTuple):
