@@ -38,6 +38,7 @@ __all__ = [
     "SourceConfig",
     "load_config",
     "parse_duration",
+    "substitute_env",
     "RUNNERS",
 ]
 
@@ -131,7 +132,7 @@ class _Section:
             raise self.error(str(key), "unknown key")
 
 
-def _substitute_env(text: str, source: str, key: str) -> str:
+def substitute_env(text: str, source: str, key: str) -> str:
     """`text` with each `${NAME}` replaced by the environment variable NAME (remembered as a secret)."""
     def replace(match: re.Match) -> str:
         if match.group(1):
@@ -167,7 +168,7 @@ def _resolve_values(data: Any, source: str) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{source}: {key}: expected a finite number, got {value}")
         if isinstance(value, str):
-            return _substitute_env(value, source, key)
+            return substitute_env(value, source, key)
         return value
 
     return walk(data, "")

@@ -11,7 +11,6 @@ windows, watermarks and lateness can be exercised on purpose. The sending itself
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import sys
@@ -21,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
+from pipeline.config import ConfigError, parse_duration, substitute_env
 from pipeline.producer import (
     DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_PARTITIONS,
@@ -30,7 +30,6 @@ from pipeline.producer import (
     ProduceProgress,
     ProducerError,
     ensure_topic,
-    parse_duration,
     produce_messages,
     split_records,
 )
@@ -44,7 +43,6 @@ _EXIT_OK, _EXIT_FAILED, _EXIT_USAGE, _EXIT_INTERRUPTED = 0, 1, 2, 130
 _RETENTION_WARNING_AGE = timedelta(days=7)
 _FUTURE_WARNING_LEAD = timedelta(hours=1)
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -410,14 +408,11 @@ def _client_config(args: argparse.Namespace) -> dict[str, object]:
             raise _UsageError("-X expects KEY=VALUE, and one of them has no key or no '='")
         if key in ("bootstrap.servers", "on_delivery", "error_cb"):
             raise _UsageError(f"-X {key} is set by the producer; use its own option")
-        config[key] = _ENV_REFERENCE.sub(lambda match, key=key: _env(key, match.group(1)), value)
+        try:
+            config[key] = substitute_env(value, "-X", key)
+        except ConfigError as exc:
+            raise _UsageError(str(exc)) from None
     return config
-
-
-def _env(key: str, name: str) -> str:
-    if name not in os.environ:
-        raise _UsageError(f"-X {key}: environment variable {name} is not set")
-    return os.environ[name]
 
 
 # --- argparse types and output -------------------------------------------------------
@@ -445,7 +440,7 @@ def _positive_float(text: str) -> float:
 
 def _duration_s(text: str) -> float:
     try:
-        return parse_duration(text).total_seconds()
+        return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

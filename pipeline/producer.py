@@ -16,7 +16,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import timedelta
 from typing import BinaryIO, NamedTuple, Self, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -31,7 +30,6 @@ __all__ = [
     "ProduceProgress",
     "ProducerError",
     "ensure_topic",
-    "parse_duration",
     "produce_messages",
     "split_records",
 ]
@@ -55,8 +53,6 @@ _WAIT_SLICE_S = 0.2
 # A paced run that fell behind (slow stdin, a full queue) may catch up by at most this
 # much; more would come out as a burst, which is not what --rate promises.
 _MAX_LAG_S = 1.0
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _Client = TypeVar("_Client")
 
 
@@ -276,20 +272,6 @@ def split_records(stream: BinaryIO, split: str = "line") -> Iterator[bytes]:
             paragraph.append(line)
     if paragraph:
         yield b"\n".join(paragraph)
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parses a duration such as 500ms, 30s, 5m, 1h or 1.5s.
-
-    Raises:
-        ValueError: The text is not a number followed by ms, s, m or h.
-    """
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise ValueError(
-            f"invalid duration {text!r}: expected a number and a unit, like 500ms, 30s, 5m or 1h"
-        )
-    return timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
 # --- sending -------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, Consumer, T
 from confluent_kafka.admin import AdminClient
 
 from pipeline import produce_command
-from pipeline.producer import Message, ProduceProgress, ProducerError, parse_duration, produce_messages
+from pipeline.config import parse_duration
+from pipeline.producer import Message, ProduceProgress, ProducerError, produce_messages
 from pipeline.sample_text import SAMPLE_LINES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -198,7 +199,7 @@ def test_missing_topic_is_created_with_the_requested_partitions(kafka_broker) ->
     ("args", "message"),
     [
         (["--rate", "0"], "argument --rate: expected a positive number"),
-        (["--jitter", "2x"], "invalid duration '2x'"),
+        (["--jitter", "2x"], "expected a duration like 500ms, 30s, 5m, 1h or 1d, got '2x'"),
         (["--count", "3", "--forever"], "not allowed with argument --count"),
         (["--start", "yesterday"], "invalid ISO-8601 time 'yesterday'"),
         (["--start", "2026-01-02", "--end", "2026-01-01"], "error: --start must be before --end"),
@@ -275,9 +276,9 @@ def test_ctrl_c_flushes_and_reports_what_was_delivered(kafka_broker, fresh_topic
     assert int(summary.group(1)) == len(_read_back(kafka_broker.bootstrap_servers, topic)) > 0
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("30s", 30), ("5m", 300), ("1.5h", 5400)])
-def test_parse_duration(text: str, seconds: float) -> None:
-    assert parse_duration(text).total_seconds() == seconds
+@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("30s", 30), ("5m", 300), ("1.5h", 5400), ("10", 10)])
+def test_produce_reads_durations_as_run_configs_do(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
 
 
 def test_sample_lines_are_unique_and_varied() -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from datetime import datetime, timezone
 from operator import itemgetter
 from typing import Any, Iterable, NamedTuple, Optional, Tuple
 
@@ -30,6 +29,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
+from transforms.event_time import iso_utc
 from transforms.offset_ledger import OffsetCredit, add_offset, merge_ranges
 from transforms.tokenize import TokenizedMessage
 
@@ -102,17 +102,12 @@ def by_count(counts: dict) -> list:
     return pairs
 
 
-def _iso(micros: int) -> str:
-    return datetime.fromtimestamp(micros / 1e6, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
-
-
 def pane_fields(window, pane) -> dict:
     """The window and pane fields that every output row carries (DESIGN decision 6)."""
     is_global = isinstance(window, GlobalWindow)
     return {
-        "window_start": None if is_global else _iso(window.start.micros),
-        "window_end": None if is_global else _iso(window.end.micros),
+        "window_start": None if is_global else iso_utc(window.start.micros),
+        "window_end": None if is_global else iso_utc(window.end.micros),
         "pane_timing": _TIMING_NAMES.get(pane.timing, "UNKNOWN"),
         "pane_index": pane.index,
         "pane_is_last": pane.is_last,

@@ -1,4 +1,4 @@
-"""Event time from a message payload: a field of a JSON object.
+"""Event time: read from a message payload (a field of a JSON object), checked, and written as ISO-8601.
 
 A number is read as milliseconds since the epoch when it is at least 1e11 (after
 March 1973 in ms; year 5138 in seconds), else as seconds; a string as ISO-8601
@@ -16,15 +16,16 @@ import math
 from datetime import datetime, timezone
 from typing import Optional
 
-__all__ = ["payload_event_time_us", "event_time_error", "EARLIEST_US", "LATEST_US"]
+__all__ = ["payload_event_time_us", "event_time_error", "iso_utc", "EARLIEST_US", "LATEST_US"]
 
 _MILLIS_FROM = 1e11
 EARLIEST_US = int(datetime(1000, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_000)
 LATEST_US = int(datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_000)
 
 
-def _iso(micros: int) -> str:
-    return datetime.fromtimestamp(micros / 1e6, tz=timezone.utc).isoformat(timespec="seconds").replace(
+def iso_utc(micros: int) -> str:
+    """ISO-8601 in UTC with milliseconds and a Z, as every output row writes times."""
+    return datetime.fromtimestamp(micros / 1e6, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
 
 
@@ -33,7 +34,7 @@ def event_time_error(micros: int, now_us: int, max_future_skew_us: int) -> Optio
     if not EARLIEST_US <= micros < LATEST_US:
         return "event time out of range: outside the years 1000 to 9000"
     if micros > now_us + max_future_skew_us:
-        return (f"event time {_iso(micros)} is {(micros - now_us) / 1e6:,.0f}s ahead of the wall clock "
+        return (f"event time {iso_utc(micros)} is {(micros - now_us) / 1e6:,.0f}s ahead of the wall clock "
                 f"(source.max_future_skew {max_future_skew_us / 1e6:g}s)")
     return None
 

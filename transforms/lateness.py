@@ -11,12 +11,12 @@ windows with a watermark that has not passed them, so Beam keeps it.
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
 from typing import Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.event_time import iso_utc
 from transforms.records import Message
 
 __all__ = ["SplitLateMessages", "LATE", "latest_window_end_us"]
@@ -35,11 +35,6 @@ def latest_window_end_us(kind: str, timestamp_us: int, size_s: float = 0, period
     offset_us = int(offset_s * 1e6)
     last_start = timestamp_us - (timestamp_us - offset_us) % step_us
     return last_start + int(size_s * 1e6)
-
-
-def _iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
 
 
 class _SplitLateFn(beam.DoFn):
@@ -62,10 +57,10 @@ class _SplitLateFn(beam.DoFn):
         self._late.inc()
         yield beam.pvalue.TaggedOutput(LATE, {
             "kind": "late_record",
-            "reason": (f"window ending {_iso(end_us)} closed: the watermark was {_iso(watermark_us)}, "
+            "reason": (f"window ending {iso_utc(end_us)} closed: the watermark was {iso_utc(watermark_us)}, "
                        f"past its end plus {self._lateness_us / 1e6:g}s allowed lateness"),
             "topic": message.topic, "partition": message.partition, "offset": message.offset,
-            "event_time": _iso(timestamp.micros), "key": message.key,
+            "event_time": iso_utc(timestamp.micros), "key": message.key,
             "value_b64": base64.b64encode(message.text.encode("utf-8")).decode("ascii"),
         })
 
