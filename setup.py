@@ -13,6 +13,8 @@ setuptools.setup(
         "confluent-kafka==2.16.1",
         "nltk==3.10.4",
         "PyYAML>=6.0",
+        # The progress line and `run --live` draw in place with rich.
+        "rich>=13.7",
     ],
     extras_require={
         "dataflow": ["apache-beam[gcp]==2.77.0"],

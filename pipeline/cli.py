@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_arguments(run)
     run.add_argument("--duration", type=_duration,
                      help="stop an unbounded read after this long (e.g. 30s), then finish the windows")
+    run.add_argument("--live", action="store_true",
+                     help="one screen redrawn in place: latest windows, watermark, lag, counters (stdout a terminal)")
 
     validate = commands.add_parser("validate", help="check a config and say which runner will execute it")
     _add_config_arguments(validate)
@@ -130,14 +132,16 @@ def _executing_runner(config: RunConfig, plan: RunnerPlan, result) -> str:
 def _run(args) -> int:
     from pipeline.metrics_report import report
     from pipeline.preflight import check_kafka_source
+    from pipeline.run_display import RunDisplay
 
+    display = RunDisplay(args)  # progress line or --live view (pipeline/run_display.py); may add --set overrides
     config, plan, pipeline = _prepare(args)
     check_kafka_source(config)
     print(plan.describe(), file=sys.stderr)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     started = time.monotonic()
-    result = _run_shielding_services(pipeline)
+    result = display.start(config, lambda: _run_shielding_services(pipeline))
     print(f"executing on: {_executing_runner(config, plan, result)}", file=sys.stderr)
     try:
         timeout_ms = None if args.duration is None else int((args.duration + _DRAIN_GRACE_S) * 1000)
