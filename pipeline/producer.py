@@ -193,10 +193,12 @@ def ensure_topic(
     partitions: int = DEFAULT_PARTITIONS,
     *,
     client_config: Mapping[str, object] | None = None,
+    topic_config: Mapping[str, str] | None = None,
     timeout_s: float = 10.0,
 ) -> tuple[bool, int]:
-    """Creates `topic` with `partitions` partitions unless it exists.
+    """Creates `topic` with `partitions` partitions unless it exists; a new one has leaders when this returns.
 
+    The project's one topic admin (the producer, the local stack and the tests use it).
     The replication factor is the broker's default, so this works on one node and on
     a cluster alike.
 
@@ -205,6 +207,7 @@ def ensure_topic(
         topic: The topic name.
         partitions: The partition count for a new topic.
         client_config: Extra confluent-kafka settings (SASL, TLS...).
+        topic_config: Topic-level settings of a new topic, e.g. ``{"retention.ms": "-1"}``.
         timeout_s: How long to wait for the broker, per request.
 
     Returns:
@@ -230,7 +233,7 @@ def ensure_topic(
     existing = metadata.topics.get(topic)
     if existing is not None and existing.error is None:
         return False, len(existing.partitions)
-    new_topic = NewTopic(topic, num_partitions=partitions, replication_factor=-1)
+    new_topic = NewTopic(topic, num_partitions=partitions, replication_factor=-1, config=dict(topic_config or {}))
     future = admin.create_topics([new_topic], request_timeout=timeout_s)[topic]
     try:
         future.result(timeout=timeout_s + 5)
@@ -240,7 +243,23 @@ def ensure_topic(
             raise ProducerError(f"cannot create topic {topic!r}: {_describe(error)}") from None
         topic_metadata = admin.list_topics(timeout=timeout_s).topics[topic]
         return False, len(topic_metadata.partitions)
+    _wait_for_leaders(admin, topic, partitions, timeout_s)
     return True, partitions
+
+
+def _wait_for_leaders(admin: AdminClient, topic: str, partitions: int, timeout_s: float) -> None:
+    """A new topic's partitions get leaders a moment after creation; producing before that fails."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            found = admin.list_topics(topic=topic, timeout=5).topics.get(topic)
+        except KafkaException:
+            found = None
+        if (found is not None and found.error is None and len(found.partitions) == partitions
+                and all(p.leader >= 0 for p in found.partitions.values())):
+            return
+        time.sleep(0.25)
+    raise ProducerError(f"topic {topic!r} has no leader for every partition after {timeout_s:g}s")
 
 
 def split_records(stream: BinaryIO, split: str = "line") -> Iterator[bytes]:

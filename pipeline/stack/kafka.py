@@ -250,42 +250,15 @@ class KafkaBroker:
             StackError: Creation fails (including: the topic already exists) or
                 partitions have no leader in time.
         """
-        from confluent_kafka import KafkaException
-        from confluent_kafka.admin import AdminClient, NewTopic
+        from pipeline.producer import ProducerError, ensure_topic
 
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
-        topic = NewTopic(
-            name,
-            num_partitions=partitions,
-            replication_factor=1,
-            config=dict(config or {}),
-        )
-        future = admin.create_topics(
-            [topic], operation_timeout=timeout, request_timeout=timeout
-        )[name]
         try:
-            future.result(timeout=timeout)
-        except KafkaException as exc:
-            raise StackError(
-                f"cannot create Kafka topic {name!r} on {self.bootstrap_servers}: {exc.args[0]}"
-            ) from exc
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                metadata = admin.list_topics(topic=name, timeout=5).topics.get(name)
-            except KafkaException:
-                metadata = None
-            if (
-                metadata is not None
-                and metadata.error is None
-                and len(metadata.partitions) == partitions
-                and all(p.leader >= 0 for p in metadata.partitions.values())
-            ):
-                return
-            time.sleep(_POLL_SECONDS)
-        raise StackError(
-            f"Kafka topic {name!r} has no leader for every partition after {timeout:g} s"
-        )
+            created, _ = ensure_topic(self.bootstrap_servers, name, partitions, topic_config=config,
+                                      timeout_s=timeout)
+        except ProducerError as exc:
+            raise StackError(f"cannot create Kafka topic {name!r} on {self.bootstrap_servers}: {exc}") from None
+        if not created:
+            raise StackError(f"cannot create Kafka topic {name!r} on {self.bootstrap_servers}: it already exists")
 
     def _write_config(self) -> None:
         log_dir = self.log_path.parent
