@@ -47,6 +47,7 @@ from pipeline.stack.errors import StackError, read_log, summarize_output
 from pipeline.stack.locking import exclusive_lock
 from pipeline.stack.maven import fetch_artifacts
 from pipeline.stack.net import LOCALHOST, accepts_connections, port_in_use
+from pipeline.stack.prism import java_launcher
 from pipeline.stack.process import is_alive, launch, read_pid, terminate, write_pid
 
 __all__ = [
@@ -158,6 +159,9 @@ def flink_option_defaults(options: Mapping[str, object], *, unbounded: bool, dra
       ``shutdown_sources_after_idle_ms`` a little past the drain: with
       checkpointing on, Flink keeps the (idle) Impulse source, and so the job,
       running forever; shutting it down earlier stops the checkpoints.
+    * ``job_server_java_launcher`` (always): the job server JVM runs in its own
+      process group (a terminal's Ctrl-C reaches `run`, which cancels the job
+      through it) and is killed with the process that started it.
 
     Args:
         options: The pipeline options a config gives.
@@ -172,6 +176,9 @@ def flink_option_defaults(options: Mapping[str, object], *, unbounded: bool, dra
             defaults["shutdown_sources_after_idle_ms"] = int((drain_after_s + _DRAIN_MARGIN_S) * 1000)
     if not options.get("flink_job_server_jar"):
         defaults["flink_job_server_jar"] = str(job_server_jar(progress))
+    # The job server in its own process group (a terminal's Ctrl-C goes to `run`, which
+    # cancels the job through it) that dies with the process that started it.
+    defaults["job_server_java_launcher"] = str(java_launcher())
     return {key: value for key, value in defaults.items() if key not in options}
 
 
@@ -461,7 +468,11 @@ class FlinkCluster:
         project_root = str(Path(__file__).resolve().parents[2])
         python_path = os.pathsep.join(p for p in (project_root, os.environ.get("PYTHONPATH", "")) if p)
         pool_env = {**os.environ, **extra_env, "PYTHONPATH": python_path}
-        pool_command = [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+        # Beam's worker_pool_main, bound to loopback only (it binds [::] itself).
+        pool_command = [sys.executable, "-c",
+                        "import sys; from pipeline.stack.loopback import bind_grpc_servers_to_loopback; "
+                        "bind_grpc_servers_to_loopback(); "
+                        "from apache_beam.runners.worker import worker_pool_main; worker_pool_main.main(sys.argv[1:])",
                         f"--service_port={self.worker_pool_port}",
                         f"--container_executable={self.state_dir / 'sdk-worker.sh'}"]
         self._log_offsets = {}
