@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import dataclasses
 import logging
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -143,66 +148,206 @@ def _run(args) -> int:
     started = time.monotonic()
     result = display.start(config, lambda: _run_shielding_services(pipeline))
     print(f"executing on: {_executing_runner(config, plan, result)}", file=sys.stderr)
-    try:
-        timeout_ms = None if args.duration is None else int((args.duration + _DRAIN_GRACE_S) * 1000)
-        state = result.wait_until_finish(duration=timeout_ms)
-        if args.duration is not None and not _is_done(state):
-            print("error: the job did not finish draining in time; cancelling", file=sys.stderr)
-            result.cancel()
-    except KeyboardInterrupt:
-        _stop_after_interrupt(result)
-        # Beam's exit hook would wait forever on the cancelled job's gRPC channel:
-        # stop the services this run started (Prism) and leave at once.
-        _terminate_children()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
+    timeout_ms = None if args.duration is None else int((args.duration + _DRAIN_GRACE_S) * 1000)
+    state = _wait_or_stop(result, timeout_ms)
+    if args.duration is not None and not _is_done(state):
+        print("error: the job did not finish draining in time; cancelling", file=sys.stderr)
+        result.cancel()
     print(f"finished in {time.monotonic() - started:.1f}s, state {result.state}", file=sys.stderr)
     for line in report(result):
         print(line, file=sys.stderr)
-    return 0 if _is_done(result.state) else 1
+    done = _is_done(result.state)
+    # The job is over: end the services it started now (Beam's exit hook gives each a second per try).
+    _terminate_children()
+    return 0 if done else 1
+
+
+class _StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM stop a run the same way on every runner.
+
+    While `run` waits for a job it has a handle on (Prism, Flink), a signal cancels
+    the job through the runner (`_stop_after_interrupt`). Before the runner hands
+    the job back (the FnApiRunner with worker processes runs the whole job inside
+    `pipeline.run()`; Prism and Flink while the job is submitted), or at a second
+    signal, the run stops at once. Either way the processes the run started are
+    ended and `run` exits with 128 + the signal number (130, 143).
+    """
+
+    def __init__(self):
+        self.signum: Optional[int] = None
+        self.waiting = False  # the main thread is in `_wait_or_stop` and acts on `signum`
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None or not self.waiting:
+            self.signum = self.signum or signum
+            _stop_now(self.signum, "stopping the job and its processes (offsets of what was written are "
+                                   "committed; a restart with source.start: committed resumes there)")
+        self.signum = signum
+
+
+_STOP = _StopSignals()
+# How long a cancelled job may take to confirm before `run` ends its processes anyway.
+_CANCEL_WAIT_S = 30
 
 
 def _run_shielding_services(pipeline):
-    """Starts the job; services the runner starts meanwhile (Prism) ignore Ctrl-C.
+    """Starts the job with `_STOP` in charge of SIGINT and SIGTERM.
 
-    A terminal sends Ctrl-C to the whole process group: Prism would die at once
-    and take the job with it. Started with SIGINT ignored, it stays up, and the
-    interrupt reaches only this process, which cancels the job through it.
+    The services the runner starts (Prism, the Flink job server) run in their own
+    process group (pipeline/stack launchers): a terminal's Ctrl-C reaches this process
+    only, which cancels the job through them. The FnApiRunner's worker processes
+    ignore SIGINT (pipeline/worker_site). Beam's job server wrapper installs its own
+    SIGINT handler while the job starts (it stops the job server): `_STOP` takes over
+    again once the job is handed back.
     """
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from pipeline.runner_noise import prepare_worker_processes
+
+    prepare_worker_processes()
+    _STOP.install()
     try:
         return pipeline.run()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        _STOP.install()
 
 
-def _terminate_children() -> None:
-    """Sends SIGTERM to this process's child processes (Linux /proc)."""
-    me = str(os.getpid())
+def _wait_or_stop(result, timeout_ms: Optional[int]):
+    """`result.wait_until_finish(timeout_ms)`, or a cancellation when SIGINT or SIGTERM comes.
+
+    The wait runs in a thread: a signal never interrupts a gRPC call of Beam's (that
+    is what printed "Internal gRPC call error"), the main thread polls for it.
+    """
+    finished = threading.Event()
+    outcome: dict = {}
+
+    def wait():
+        try:
+            outcome["state"] = result.wait_until_finish(duration=timeout_ms)
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            outcome["error"] = e
+        finally:
+            finished.set()
+
+    threading.Thread(target=wait, name="wait-until-finish", daemon=True).start()
+    _STOP.waiting = True
+    try:
+        while not finished.wait(0.2):
+            if _STOP.signum is not None:
+                _stop_after_interrupt(result, finished)
+    finally:
+        _STOP.waiting = False
+    if _STOP.signum is not None:
+        _stop_after_interrupt(result, finished)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["state"]
+
+
+def _descendants(pid: int) -> list[int]:
+    """This process's children, grandchildren, ... (Linux /proc), parents first."""
+    children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # the field after the state
+        except (OSError, IndexError, ValueError):
             continue
-        if fields[1] == me:  # the field after the state is the parent pid
-            try:
-                os.kill(int(stat.parent.name), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(0), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
-def _stop_after_interrupt(result) -> None:
-    """Ctrl-C: cancels the job and waits for the runner to confirm."""
-    print("interrupted: cancelling the job...", file=sys.stderr)
+def _terminate_children(timeout_s: float = 5.0) -> None:
+    """Ends every process this run started (the whole tree): SIGTERM, then SIGKILL after `timeout_s`."""
+    family = _descendants(os.getpid())
+    for pid in family:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        family = [pid for pid in family if _is_running(pid)]
+        if not family:
+            return
+        time.sleep(0.1)
+    for pid in family:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _is_running(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # reap a child that has exited
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def _stop_now(signum: int, what: str) -> None:
+    """Ends the processes this run started and leaves with 128 + signum, without Beam's exit hooks.
+
+    Beam's exit hooks would wait on the stopped job's gRPC channels and stop services
+    that are gone already.
+    """
+    with contextlib.suppress(Exception):
+        print(f"{signal.Signals(signum).name}: {what}...", file=sys.stderr, flush=True)
+    _silence_runner()
+    _terminate_children()
+    _remove_private_tempdir()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def _silence_runner() -> None:
+    """The runner's threads see the job cancelled, its workers and services go: what they would log is not news."""
+    logging.disable(logging.CRITICAL)
+    threading.excepthook = lambda args: None
+
+
+def _stop_after_interrupt(result, finished: threading.Event) -> None:
+    """SIGINT or SIGTERM: cancels the job, waits for the runner to confirm, ends the run's processes."""
+    signum = _STOP.signum
+    print(f"{signal.Signals(signum).name}: cancelling the job...", file=sys.stderr, flush=True)
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        _silence_runner()  # bundles failing with "pipeline canceled" are the cancellation at work
     try:
         result.cancel()
-        result.wait_until_finish(duration=30_000)
+        if not finished.wait(_CANCEL_WAIT_S):
+            print(f"warning: the runner did not confirm the cancellation within {_CANCEL_WAIT_S}s",
+                  file=sys.stderr)
     except Exception as e:  # the job service may be gone already
         print(f"warning: the runner did not confirm the cancellation: {_root_cause(str(e))}", file=sys.stderr)
-    print(f"stopped, state {result.state}. Offsets of what was written are committed; a restart with "
-          "source.start: committed resumes there (at-least-once). Use --duration for a drained stop.",
-          file=sys.stderr)
+    with contextlib.suppress(Exception):
+        state = result.state
+        print(f"stopped, state {state}. Offsets of what was written are committed; a restart with "
+              "source.start: committed resumes there (at-least-once). Use --duration for a drained stop.",
+              file=sys.stderr)
+    _stop_now(signum, "ending the run's processes")
+
+
+_PRIVATE_TEMPDIR: Optional[str] = None
+
+
+def _use_private_tempdir() -> None:
+    """This process's temporary files and directories (Beam's `beam-pipeline-temp*`, its staging
+    directories) go to one directory of its own, removed when the process ends."""
+    global _PRIVATE_TEMPDIR
+    _PRIVATE_TEMPDIR = tempfile.mkdtemp(prefix="beam-token-counts-")
+    tempfile.tempdir = _PRIVATE_TEMPDIR
+    atexit.register(_remove_private_tempdir)  # registered first: runs after Beam's exit hooks
+
+
+def _remove_private_tempdir() -> None:
+    if _PRIVATE_TEMPDIR is not None:
+        shutil.rmtree(_PRIVATE_TEMPDIR, ignore_errors=True)
 
 
 def _is_done(state) -> bool:
@@ -249,6 +394,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     guard_output()  # before logging is configured, so that log lines pass through it too
     args = _parser().parse_args(argv)
     _configure_logging(args.verbose)
+    from pipeline.runner_noise import escape_log_lines
+    from pipeline.stack.loopback import bind_grpc_servers_to_loopback
+
+    escape_log_lines()
+    bind_grpc_servers_to_loopback()
+    _use_private_tempdir()
     from pipeline.stack import StackError
     from transforms.tokenizers import MissingNltkData
 

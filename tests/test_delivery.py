@@ -15,7 +15,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -24,7 +23,15 @@ from confluent_kafka.admin import AdminClient, NewPartitions
 from pipeline.producer import Message, produce_messages
 from pipeline.stack import KafkaBroker
 from pipeline.stack.net import free_ports
-from tests.integration_helpers import DIRECT_CONFIG, config_overrides, read_rows, records_accounting, start_cli
+from tests.integration_helpers import (
+    DIRECT_CONFIG,
+    config_overrides,
+    descendants,
+    read_rows,
+    records_accounting,
+    start_cli,
+    wait_gone,
+)
 
 
 def _record(n: int) -> Message:
@@ -52,42 +59,6 @@ class _Producer:
         self._stop.set()
         self._thread.join(timeout=60)
         return self.sent
-
-
-def _descendants(pid: int) -> set[int]:
-    """The pids of a process's children, grandchildren, ... (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            alive.add(pid)
-    return alive
-
-
-def _wait_gone(pids: set[int], timeout_s: float) -> set[int]:
-    deadline = time.monotonic() + timeout_s
-    while _alive(pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return _alive(pids)
 
 
 def _committed(bootstrap: str, topic: str, group: str, partitions: int) -> int:
@@ -125,11 +96,11 @@ def test_sigkill_restarts_under_load_lose_nothing(kafka_broker, fresh_topic, pri
             runner = start_cli("run", "--config", DIRECT_CONFIG, *settings, log_path=tmp_path / f"run{attempt}.log")
             time.sleep(8 + random_delay.uniform(0, 6))
             assert runner.poll() is None, (tmp_path / f"run{attempt}.log").read_text()[-3000:]
-            family = _descendants(runner.pid)
+            family = descendants(runner.pid)
             os.kill(runner.pid, signal.SIGKILL)
             committed.append(_committed(bootstrap, topic, group, 4))
             runner.wait(timeout=30)
-            left = _wait_gone(family, timeout_s=10)
+            left = wait_gone(family, timeout_s=10)
             assert not left, f"processes left behind by the killed run: {sorted(left)}"
             kills.append(len(read_rows(out, "count")))
     finally:

@@ -21,6 +21,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.offset_ledger import OffsetCredit, merge_ranges
+from transforms.terminal_text import escape_controls
 
 __all__ = ["WriteRows", "SINK_TYPES", "format_pane_table"]
 
@@ -133,20 +134,27 @@ class _AppendJsonLinesFn(_SinkFn):
 
 
 def format_pane_table(row: dict) -> Optional[str]:
-    """A readable block for a top or summary row, one line for a dead letter."""
+    """A readable block for a top or summary row, one line for a dead letter.
+
+    Text that comes from records (tokens, topics, reasons) is escaped: a control
+    character or bidi override in a message shows as ``\\x1b`` or ``\\u202e``
+    instead of acting on the terminal.
+    """
     kind = row.get("kind")
     if kind == "top":
         window = f"{row['window_start']} .. {row['window_end']}" if row["window_start"] else "global window"
         last = ", last" if row.get("pane_is_last") else ""
         head = f"{window}  {row['pane_timing']} pane {row['pane_index']}{last}"
-        width = max([len(token) for token, _ in row["top"]] + [5])
-        lines = [f"  {token:<{width}}  {count:>7}" for token, count in row["top"]]
-        return "\n".join([head] + lines)
+        top = [(escape_controls(token), count) for token, count in row["top"]]
+        width = max([len(token) for token, _ in top] + [5])
+        lines = [f"  {token:<{width}}  {count:>7}" for token, count in top]
+        return escape_controls("\n".join([head] + lines), keep_lines=True)
     if kind == "summary":
-        return (f"{row['window_start'] or 'global'}  {row['pane_timing']} pane {row['pane_index']}: "
-                f"{row['messages']} messages, {row['tokens']} tokens, {row['distinct_tokens']} distinct")
+        return escape_controls(
+            f"{row['window_start'] or 'global'}  {row['pane_timing']} pane {row['pane_index']}: "
+            f"{row['messages']} messages, {row['tokens']} tokens, {row['distinct_tokens']} distinct")
     if kind in ("dead_letter", "late_record"):
-        return (f"{kind}: {row['topic']}-{row['partition']}@{row['offset']}: {row['reason']}")
+        return escape_controls(f"{kind}: {row['topic']}-{row['partition']}@{row['offset']}: {row['reason']}")
     return None
 
 
@@ -162,7 +170,8 @@ class _PrintFn(_SinkFn):
 class _LogFn(_SinkFn):
     def write_bundle(self, rows: list) -> None:
         for row in rows:
-            _LOG.warning("%s", format_pane_table(row) or _to_json(row))
+            # JSON escapes C0 controls only: C1 controls and bidi overrides are escaped here.
+            _LOG.warning("%s", format_pane_table(row) or escape_controls(_to_json(row)))
 
 
 class _ProduceToKafkaFn(_SinkFn):
