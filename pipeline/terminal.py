@@ -85,6 +85,8 @@ class LiveRegion:
                           redirect_stdout=self._stream is sys.stdout or shared,
                           redirect_stderr=self._stream is sys.stderr or shared)
         self._live.start(refresh=True)
+        # rich hides the cursor while it draws; a run ended by a signal (os._exit) would leave it hidden.
+        console.show_cursor(True)
         # Logging handlers keep the stream they were given: send them through rich's proxy too.
         for name, original in originals.items():
             proxy = getattr(sys, name)
