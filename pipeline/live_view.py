@@ -51,6 +51,7 @@ __all__ = ["LiveState", "LiveView", "RowsTail", "render", "sparkline"]
 _KEPT_WINDOWS = 12  # windows kept for the sparklines
 _RECENT_SHOWN = 5  # closed windows listed under the latest one
 _TOP_SHOWN = 10
+_LAG_SHOWN = 8  # partitions listed; the rest are in the total
 _TOKEN_WIDTH = 24
 _REFRESH_S = 1.0
 _LAG_EVERY_S = 2.0
@@ -288,12 +289,40 @@ def render(snap: Snapshot):
         line.append(f"\u2265 {_clock(mark, today)} UTC", style="bold")
         line.append(f"  wall clock {_clock(wall.replace(microsecond=0), today)} UTC  ")
         if behind >= 0:
-            line.append(f"({_span(behind)} behind; the end of the latest window closed on time)")
+            line.append(f"({_span(behind)} behind; end of the latest window closed on time)")
         else:
             line.append("(ahead of the clock: the read ended and its open windows were closed)")
     parts.append(line)
-    parts.append(Text(""))
 
+    parts.append(_counters_line(snap))
+    if state.last_dead_letters:
+        parts.append(Text("last dead letter: " + printable(state.last_dead_letters[-1], 160), style="dim"))
+    for note in snap.notes:
+        parts.append(Text(note, style="dim"))
+    parts.append(Text(""))
+    parts.append(Text(f"consumer lag, group {printable(source.group_id or '-', 40)} (committed behind the "
+                      "written output)", style="bold"))
+    if snap.lags:
+        lag_table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
+        for name in ("topic", "partition", "committed", "end", "lag"):
+            lag_table.add_column(name, justify="left" if name == "topic" else "right", no_wrap=True)
+        shown_lags = snap.lags
+        if len(shown_lags) > _LAG_SHOWN:  # the partitions furthest behind, in partition order
+            worst = sorted(shown_lags, key=lambda lag: -(lag.lag or 0))[:_LAG_SHOWN]
+            shown_lags = [lag for lag in snap.lags if lag in worst]
+        for lag in shown_lags:
+            lag_table.add_row(Text(printable(lag.topic, 40)), str(lag.partition),
+                              "-" if lag.committed is None else f"{lag.committed:,}", f"{lag.end:,}",
+                              "-" if lag.lag is None else f"{lag.lag:,}")
+        known = [lag.lag for lag in snap.lags if lag.lag is not None]
+        hidden = len(snap.lags) - len(shown_lags)
+        lag_table.add_row(f"total{f' ({hidden} more)' if hidden else ''}", "", "",
+                          f"{sum(lag.end for lag in snap.lags):,}", f"{sum(known):,}")
+        parts.append(lag_table)
+    else:
+        parts.append(Text(snap.lag_error or "asking Kafka...", style="dim"))
+
+    parts.append(Text(""))
     closed = state.closed_windows()
     if closed:
         latest = closed[-1]
@@ -312,42 +341,24 @@ def render(snap: Snapshot):
             table.add_row(Text(printable(token, _TOKEN_WIDTH)), f"{count:,}", Text(trend, style="cyan"))
         parts.append(table)
         recent = Table(title=None, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
-        for name, justify in (("window", "left"), ("pane", "left"), ("messages", "right"), ("tokens", "right"),
-                              ("distinct", "right"), ("top", "left")):
-            recent.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis")
-        for window in reversed(closed[-_RECENT_SHOWN:]):
-            tops = ", ".join(printable(token, 12) for token, _ in _top_of(window, 3))
-            recent.add_row(_window_text(window, today), f"{window.timing} {window.pane_index}",
-                           f"{window.messages:,}", f"{window.tokens:,}", f"{window.distinct:,}", Text(tops))
+        shown = list(reversed(closed[-_RECENT_SHOWN:]))
+        cells = [(_window_text(w, today), f"{w.timing} {w.pane_index}", f"{w.messages:,}", f"{w.tokens:,}",
+                  f"{w.distinct:,}", ", ".join(printable(token, 12) for token, _ in _top_of(w, 3))) for w in shown]
+        names = ("window", "pane", "messages", "tokens", "distinct", "top")
+        for i, name in enumerate(names):
+            if name == "top":  # the one column that gives way on a narrow terminal
+                recent.add_column(name, no_wrap=True, overflow="ellipsis", ratio=1)
+            else:
+                width = max(len(name), *(len(row[i]) for row in cells))
+                recent.add_column(name, justify="left" if i < 2 else "right", no_wrap=True, min_width=width)
+        for row in cells:
+            recent.add_row(*row[:5], Text(row[5]))
         parts.append(Text("recent closed windows", style="bold"))
         parts.append(recent)
     else:
         parts.append(Text("no window closed yet", style="dim"))
     if state.open_windows():
         parts.append(Text(f"{state.open_windows()} open window(s) with early panes", style="dim"))
-    parts.append(Text(""))
-
-    parts.append(Text(f"consumer lag, group {printable(source.group_id or '-', 40)} (committed behind the "
-                      "written output)", style="bold"))
-    if snap.lags:
-        lag_table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
-        for name in ("topic", "partition", "committed", "end", "lag"):
-            lag_table.add_column(name, justify="left" if name == "topic" else "right", no_wrap=True)
-        for lag in snap.lags:
-            lag_table.add_row(Text(printable(lag.topic, 40)), str(lag.partition),
-                              "-" if lag.committed is None else f"{lag.committed:,}", f"{lag.end:,}",
-                              "-" if lag.lag is None else f"{lag.lag:,}")
-        known = [lag.lag for lag in snap.lags if lag.lag is not None]
-        lag_table.add_row("total", "", "", f"{sum(lag.end for lag in snap.lags):,}", f"{sum(known):,}")
-        parts.append(lag_table)
-    else:
-        parts.append(Text(snap.lag_error or "asking Kafka...", style="dim"))
-
-    parts.append(_counters_line(snap))
-    if state.last_dead_letters:
-        parts.append(Text("last dead letter: " + printable(state.last_dead_letters[-1], 160), style="dim"))
-    for note in snap.notes:
-        parts.append(Text(note, style="dim"))
     return Group(*parts)
 
 
@@ -367,7 +378,7 @@ def _counters_line(snap: Snapshot):
     else:
         items = [("read", "?"), ("dead letters", f"{state.dead_letters:,}"), ("late", f"{state.late_records:,}"),
                  ("panes", f"{state.panes:,}")]
-        origin = "counted from the rows; the runner gives no counters while it runs"
+        origin = "from the rows: this runner gives no counters while it runs"
     for i, (name, value) in enumerate(items):
         if i:
             line.append("  \u00b7  ")
