@@ -1,0 +1,262 @@
+"""`run --live`: the screen's parts from rows, and the screen a person sees in a terminal (tmux) on a real stream."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from confluent_kafka import Producer
+from rich.console import Console
+
+from pipeline.config import load_config
+from pipeline.lag import PartitionLag
+from pipeline.live_view import LiveState, RowsTail, Snapshot, render, sparkline
+from pipeline.terminal import printable
+from tests.integration_helpers import DIRECT_CONFIG, REPO, cli_command, config_overrides
+
+
+def _pane(kind: str, start: str, end: str, timing: str = "ON_TIME", index: int = 0, **fields) -> dict:
+    return {"kind": kind, "window_start": f"2026-11-27T10:{start}.000Z", "window_end": f"2026-11-27T10:{end}.000Z",
+            "pane_timing": timing, "pane_index": index, "pane_is_last": timing != "EARLY", **fields}
+
+
+def _window_rows(start: str, end: str, counts: dict, timing: str = "ON_TIME", index: int = 0) -> list[dict]:
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    rows = [_pane("summary", start, end, timing, index, messages=len(counts), tokens=sum(counts.values()),
+                  distinct_tokens=len(counts)),
+            _pane("top", start, end, timing, index, top=[list(item) for item in top[:3]])]
+    rows += [_pane("count", start, end, timing, index, token=token, count=n) for token, n in top]
+    return rows
+
+
+def _screen(snapshot: Snapshot, width: int = 110) -> str:
+    console = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None)
+    console.print(render(snapshot))
+    return console.export_text()
+
+
+def _snapshot(state: LiveState, **kwargs) -> Snapshot:
+    config = load_config(DIRECT_CONFIG, ("source.topics=[words]", "source.group_id=watchers"))
+    return Snapshot(config, state, 42.0, datetime(2026, 11, 27, 10, 0, 37, tzinfo=timezone.utc), **kwargs)
+
+
+def test_sparkline_scales_to_the_largest_and_leaves_a_gap_for_none():
+    assert sparkline([1, 2, 4, 8]) == "\u2581\u2582\u2584\u2588"
+    assert sparkline([None, 0, 5]) == "  \u2588"
+    assert sparkline([0, 0]) == "  "
+
+
+def test_printable_escapes_control_and_format_characters():
+    assert printable("a\x1b[2Jb\u202e\n") == "a\\x1b[2Jb\\u202e\\n"
+    assert printable("[bold]x[/bold] caf\u00e9 \u65e5\u672c") == "[bold]x[/bold] caf\u00e9 \u65e5\u672c"
+    assert printable("abcdefgh", 5) == "abcd\u2026"
+
+
+def test_discarding_panes_of_a_window_add_up_and_the_watermark_follows_on_time_panes():
+    state = LiveState(accumulating=False)
+    state.add(_window_rows("00:00", "00:10", {"rain": 2, "spain": 1}, "EARLY", 0))
+    assert state.closed_windows() == [] and state.open_windows() == 1 and state.watermark is None
+    state.add(_window_rows("00:00", "00:10", {"rain": 3}, "ON_TIME", 1))
+    state.add(_window_rows("00:10", "00:20", {"plain": 4, "rain": 1}))
+    state.add([{"kind": "dead_letter", "topic": "words", "partition": 1, "offset": 7, "reason": "bad \x1b bytes"},
+               {"kind": "late_record", "topic": "words", "partition": 0, "offset": 3, "reason": "closed"}])
+
+    first, second = state.closed_windows()
+    assert first.counts == {"rain": 5, "spain": 1} and first.messages == 3 and first.timing == "ON_TIME"
+    assert second.counts == {"plain": 4, "rain": 1}
+    assert state.watermark == "2026-11-27T10:00:20.000Z"
+    assert (state.panes, state.dead_letters, state.late_records) == (3, 1, 1)
+
+
+def test_accumulating_panes_replace_each_other():
+    state = LiveState(accumulating=True)
+    state.add(_window_rows("00:00", "00:10", {"rain": 2}, "EARLY", 0))
+    state.add(_window_rows("00:00", "00:10", {"rain": 5, "spain": 1}, "ON_TIME", 1))
+    [window] = state.closed_windows()
+    assert window.counts == {"rain": 5, "spain": 1} and window.messages == 2
+
+
+def test_only_the_last_windows_are_kept():
+    state = LiveState()
+    for minute in range(20):
+        state.add(_window_rows(f"{minute:02d}:00", f"{minute:02d}:30", {"rain": minute + 1}))
+    assert len(state.windows) == 12
+    assert state.closed_windows()[0].start == "2026-11-27T10:08:00.000Z"
+    state.add(_window_rows("00:00", "00:30", {"rain": 1}, "LATE", 1))  # older than every window kept
+    assert len(state.windows) == 12 and state.panes == 21
+
+
+def test_the_screen_shows_windows_trend_watermark_lag_and_counters():
+    state = LiveState()
+    for i, minute in enumerate(("00:00", "00:10", "00:20")):
+        state.add(_window_rows(minute, minute[:3] + str(int(minute[3]) + 1) + "0", {"rain": 2 + 3 * i, "spain": 2}))
+    lags = [PartitionLag("words", 0, 90, 100), PartitionLag("words", 1, None, 0)]
+    counters = {("ReadFromKafka", "records_read"): 1234, ("DecodeMessages", "dead_letters"): 2,
+                ("SplitLateMessages", "late_records"): 1, ("CountTokens", "panes"): 3}
+
+    screen = _screen(_snapshot(state, counters=counters, lags=lags))
+
+    assert "watermark \u2265 2026-11-27 10:00:30 UTC" not in screen  # today's date is left out
+    assert "watermark \u2265 10:00:30 UTC  wall clock 10:00:37 UTC  (7s behind" in screen
+    assert "latest closed window 10:00:20 \u2013 10:00:30  ON_TIME pane 0: 2 messages, 10 tokens, 2 distinct" in screen
+    assert re.search(r"rain\s+8\s+\u2582\u2585\u2588", screen), screen
+    assert re.search(r"spain\s+2\s+\u2588\u2588\u2588", screen), screen
+    assert re.search(r"10:00:00 \u2013 10:00:10\s+ON_TIME 0\s+2\s+4\s+2\s+rain, spain", screen), screen
+    assert re.search(r"words\s+0\s+90\s+100\s+10", screen) and re.search(r"words\s+1\s+-\s+0\s+0", screen)
+    assert "counters  read 1,234  \u00b7  dead letters 2  \u00b7  late 1  \u00b7  panes 3   (Beam counters)" in screen
+
+
+def test_text_from_records_cannot_style_or_move_the_screen():
+    state = LiveState()
+    state.add(_window_rows("00:00", "00:10", {"[red]x[/red]": 3, "\x1b[2Jwipe": 2, "\u202etxet": 1}))
+    state.add([{"kind": "dead_letter", "topic": "words", "partition": 0, "offset": 1, "reason": "bad \x1b]0;title\x07"}])
+    console = Console(width=110, record=True, file=open(os.devnull, "w"), force_terminal=True)
+    console.print(render(_snapshot(state)))
+    screen = console.export_text()
+    styled = console.export_text(styles=True)
+
+    assert "[red]x[/red]" in screen and "\\x1b[2Jwipe" in screen and "\\u202etxet" in screen
+    assert "bad \\x1b]0;title\\x07" in screen
+    assert "\x1b[2J" not in styled and "\x1b]0" not in styled and "\u202e" not in styled
+    assert "read ?" in screen and "from the rows" in screen
+
+
+def test_rows_tail_returns_whole_lines_once(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"kind": "summary"}\n{"kind": "to')
+    tail = RowsTail(str(path))
+    assert tail.read() == [{"kind": "summary"}]
+    with open(path, "a") as f:
+        f.write('p"}\nnot json\n')
+    assert tail.read() == [{"kind": "top"}]
+    assert tail.read() == []
+    assert RowsTail(str(path), from_end=True).read() == []
+
+
+# --- under a terminal, on the real broker ------------------------------------------------------------
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    """A tmux server of this test only (its own socket), killed at the end."""
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is needed to look at the live view's screen: apt-get install tmux")
+    socket = str(tmp_path / "tmux.sock")
+
+    def call(*args: str) -> str:
+        # -f /dev/null: none of the machine's tmux settings (they may fix the window size)
+        return subprocess.run(["tmux", "-f", "/dev/null", "-S", socket, *args], check=True, capture_output=True, text=True).stdout
+
+    yield call
+    subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True)
+
+
+class _SteadyProducer:
+    """Sends text stamped with the send time at about `rate` messages/s until stopped."""
+
+    def __init__(self, bootstrap: str, topic: str, rate: float, text: str):
+        self._producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+        self._topic, self._rate, self._text = topic, rate, text
+        self._stop = threading.Event()
+        self.sent = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(1 / self._rate):
+            self._producer.produce(self._topic, value=self._text.encode(), key=f"k{self.sent % 3}".encode())
+            self._producer.poll(0)
+            self.sent += 1
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._producer.flush(10)
+
+
+def _wait_for_screen(tmux, target: str, condition, timeout: float) -> str:
+    deadline, screen = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        screen = tmux("capture-pane", "-p", "-t", target)
+        if condition(screen):
+            return screen
+        time.sleep(1)
+    raise AssertionError(f"the screen never showed what was expected:\n{screen}")
+
+
+def test_live_view_in_a_terminal_shows_windows_lag_and_counters(kafka_broker, fresh_topic, prism_location, tmux,
+                                                               tmp_path):
+    bootstrap = kafka_broker.bootstrap_servers
+    topic = fresh_topic(partitions=3, prefix="live")
+    group = f"live-{uuid.uuid4().hex[:8]}"
+    # Whitespace tokens, so that a record's escape sequence and markup reach the screen as they are sent.
+    text = "rain falls \x1b[2Jwipe [red]markup[/red] rain in spain"
+    args = ["run", "--config", DIRECT_CONFIG, "--live", "--duration", "40s", *config_overrides(
+        source__bootstrap_servers=bootstrap, source__topics=[topic], source__group_id=group,
+        source__max_out_of_orderness="1s", window__size="4s", tokenize__tokenizer="whitespace")]
+    # pytest exports COLUMNS=80 and LINES=24, which rich would take over the terminal's own size.
+    command = (f"unset COLUMNS LINES; cd {shlex.quote(str(REPO))} && {shlex.join(cli_command(*args))}; "
+               "echo EXIT=$?; sleep 600")
+    with _SteadyProducer(bootstrap, topic, 20, text) as producer:
+        tmux("new-session", "-d", "-s", "live", "-x", "120", "-y", "50", "-e", f"PATH={os.environ['PATH']}", command)
+        # Running: at least two windows closed, and the lag has a committed offset.
+        screen = _wait_for_screen(
+            tmux, "live", lambda s: "latest closed window" in s and s.count("ON_TIME 0") >= 2
+            and re.search(rf"{topic}\s+\d\s+\d+\s+\d+\s+\d+", s), timeout=120)
+        finished = _wait_for_screen(tmux, "live", lambda s: "EXIT=" in s, timeout=180)
+    assert producer.sent > 100
+
+    for frame in (screen, finished):
+        assert "beam-token-counts live" in frame and f"group {group}" in frame
+        # The latest closed window with its top tokens, each with a sparkline, and the recent windows.
+        assert re.search(r"latest closed window \d\d:\d\d:\d\d \u2013 \d\d:\d\d:\d\d\s+ON_TIME pane 0: "
+                         r"[\d,]+ messages", frame), frame
+        assert re.search(r"token\s+count\s+last \d+ windows", frame), frame
+        assert re.search(r"\n\s*rain\s+[\d,]+\s+[\u2581-\u2588 ]*[\u2581-\u2588]", frame), frame
+        assert re.search(r"window\s+pane\s+messages\s+tokens\s+distinct\s+top", frame), frame
+        # What came from the records is shown as text, not obeyed.
+        assert "\\x1b[2jwipe" in frame and "[red]markup[/red]" in frame
+        # The watermark against the wall clock, the lag per partition, the counters.
+        assert re.search(r"watermark \u2265 \d\d:\d\d:\d\d UTC\s+wall clock \d\d:\d\d:\d\d UTC", frame), frame
+        assert "consumer lag" in frame and re.search(r"topic\s+partition\s+committed\s+end\s+lag", frame), frame
+        for partition in range(3):
+            assert re.search(rf"{topic}\s+{partition}\s+[\d,-]+\s+[\d,]+\s+[\d,-]+", frame), frame
+        assert re.search(r"counters\s+read [\d,]+\s+\u00b7\s+dead letters 0\s+\u00b7\s+late \d+\s+\u00b7\s+"
+                         r"panes [\d,]+\s+\(Beam counters\)", frame), frame
+    assert "running" in screen and "finished in" in finished
+    assert "EXIT=0" in finished and "records read" in finished and ": ok" in finished
+    # One screen redrawn in place: the header is there once, not once per refresh.
+    assert finished.count("beam-token-counts live") == 1
+
+
+def test_live_falls_back_to_plain_output_when_stdout_is_not_a_terminal(kafka_broker, fresh_topic, prism_location,
+                                                                         tmp_path):
+    bootstrap = kafka_broker.bootstrap_servers
+    topic = fresh_topic(partitions=1, prefix="liveplain")
+    producer = Producer({"bootstrap.servers": bootstrap})
+    now_ms = int(time.time() * 1000) - 60_000
+    for i in range(30):
+        producer.produce(topic, value=b"rain in spain", timestamp=now_ms + i * 100)
+    assert producer.flush(10) == 0
+
+    result = subprocess.run(cli_command("run", "--config", DIRECT_CONFIG, "--live", *config_overrides(
+        source__bootstrap_servers=bootstrap, source__topics=[topic], source__group_id=f"g-{uuid.uuid4().hex[:8]}",
+        source__stop="latest")), cwd=REPO, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+    assert result.returncode == 0, result.stderr
+    assert "--live: stdout is not a terminal, so the panes are printed as they come" in result.stderr
+    assert "beam-token-counts live" not in result.stdout and "\x1b" not in result.stdout
+    # Today's plain output: a small table per pane.
+    assert re.search(r"ON_TIME pane 0, last\n", result.stdout), result.stdout
+    assert sum(int(n) for n in re.findall(r"^\s+rain\s+(\d+)$", result.stdout, re.M)) == 30, result.stdout
