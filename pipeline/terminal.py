@@ -13,26 +13,17 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import unicodedata
 from typing import Optional, TextIO
+
+from transforms.terminal_text import escape_controls
 
 __all__ = ["LiveRegion", "is_terminal", "printable", "same_terminal"]
 
-# Characters that would move the cursor, change colours, reorder text or hide it.
-_UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
-
 
 def printable(text: str, limit: Optional[int] = None) -> str:
-    """`text` with every control, format (bidi) or unassigned character written as an escape: \\x1b, \\u202e.
-
-    The result is plain text for rich.text.Text, which does not read markup; cut to
-    `limit` characters (with an ellipsis) when given.
-    """
-    if not isinstance(text, str):
-        text = str(text)
-    if not text.isprintable():
-        text = "".join(ch.encode("unicode_escape").decode("ascii")
-                       if unicodedata.category(ch) in _UNSAFE_CATEGORIES else ch for ch in text)
+    """`text` with control, format (bidi) and unassigned characters escaped (transforms/terminal_text.py),
+    cut to `limit` characters with an ellipsis; plain text for rich.text.Text, which reads no markup."""
+    text = escape_controls(text)
     if limit is not None and len(text) > limit:
         text = text[:limit - 1] + "\u2026"
     return text
