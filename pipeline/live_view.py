@@ -61,11 +61,15 @@ _REDIRECTED = ("stdout", "log")
 
 
 def sparkline(values: list[Optional[int]]) -> str:
-    """One bar per value, scaled to the largest; a space where a window had none of it."""
-    top = max([v for v in values if v] or [0])
-    if top == 0:
+    """One bar per value, from the smallest value shown (lowest bar) to the largest (highest bar), as
+    sparklines usually scale, so that a trend shows; a space where a window had none; all alike: mid bars."""
+    present = [v for v in values if v]
+    if not present:
         return " " * len(values)
-    return "".join(" " if not v else _BARS[min(len(_BARS) - 1, (v * len(_BARS) - 1) // top)] for v in values)
+    low, high = min(present), max(present)
+    top = len(_BARS) - 1
+    return "".join(" " if not v else _BARS[top // 2 if high == low else round((v - low) * top / (high - low))]
+                   for v in values)
 
 
 class RowsTail:

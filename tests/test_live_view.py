@@ -48,9 +48,10 @@ def _snapshot(state: LiveState, **kwargs) -> Snapshot:
     return Snapshot(config, state, 42.0, datetime(2026, 11, 27, 10, 0, 37, tzinfo=timezone.utc), **kwargs)
 
 
-def test_sparkline_scales_to_the_largest_and_leaves_a_gap_for_none():
+def test_sparkline_runs_from_the_smallest_to_the_largest_value_and_leaves_a_gap_for_none():
     assert sparkline([1, 2, 4, 8]) == "\u2581\u2582\u2584\u2588"
-    assert sparkline([None, 0, 5]) == "  \u2588"
+    assert sparkline([246, 252, 249]) == "\u2581\u2588\u2585"  # small changes of a large count still show
+    assert sparkline([None, 0, 5, 5]) == "  \u2584\u2584"
     assert sparkline([0, 0]) == "  "
 
 
@@ -107,8 +108,8 @@ def test_the_screen_shows_windows_trend_watermark_lag_and_counters():
     assert "watermark \u2265 2026-11-27 10:00:30 UTC" not in screen  # today's date is left out
     assert "watermark \u2265 10:00:30 UTC  wall clock 10:00:37 UTC  (7s behind" in screen
     assert "latest closed window 10:00:20 \u2013 10:00:30  ON_TIME pane 0: 2 messages, 10 tokens, 2 distinct" in screen
-    assert re.search(r"rain\s+8\s+\u2582\u2585\u2588", screen), screen
-    assert re.search(r"spain\s+2\s+\u2588\u2588\u2588", screen), screen
+    assert re.search(r"rain\s+8\s+\u2581\u2585\u2588", screen), screen
+    assert re.search(r"spain\s+2\s+\u2584\u2584\u2584", screen), screen
     assert re.search(r"10:00:00 \u2013 10:00:10\s+ON_TIME 0\s+2\s+4\s+2\s+rain, spain", screen), screen
     assert re.search(r"words\s+0\s+90\s+100\s+10", screen) and re.search(r"words\s+1\s+-\s+0\s+0", screen)
     assert "counters  read 1,234  \u00b7  dead letters 2  \u00b7  late 1  \u00b7  panes 3   (Beam counters)" in screen
