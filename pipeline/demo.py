@@ -3,7 +3,8 @@
 `python -m pipeline demo` starts the local stack, streams the built-in sample
 text into a fresh topic with event timestamps at a steady rate, runs the
 pipeline with run_configs/direct.yaml for a while so that windows close and
-their panes print, then stops everything it started.
+show in the live view (`run --live`; the plain panes when stdout is not a
+terminal), then stops everything it started.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ def run_demo(duration_s: float = 45.0, rate: float = 20.0, kafka_port: int = 909
          "--forever", "--rate", str(rate), "--keys", "4"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        print(f"== running the pipeline on DirectRunner for {duration_s:g}s; panes print as windows close",
+        print(f"== running the pipeline on DirectRunner for {duration_s:g}s; windows show as they close",
               flush=True)
         return subprocess.call(
-            [sys.executable, "-m", "pipeline", "run", "--config", str(_CONFIG), "--duration", f"{duration_s}s",
+            # --live: one screen redrawn in place on a terminal; the plain panes when stdout is not one.
+            [sys.executable, "-m", "pipeline", "run", "--config", str(_CONFIG), "--live",
+             "--duration", f"{duration_s}s",
              "--set", f"source.bootstrap_servers={bootstrap}", "--set", f"source.topics=[{topic}]",
              "--set", f"source.group_id={topic}"])
     finally:
