@@ -39,7 +39,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Optional
 
 from pipeline.config import RunConfig, load_config
@@ -400,26 +399,9 @@ class _Redirect:
 
 
 def _private_directory() -> str:
-    """A directory only this user can read, named after this process; stale ones of ended runs go."""
-    base = tempfile.gettempdir()
-    for stale in Path(base).glob(f"{_DIR_PREFIX}*"):
-        try:
-            pid = int(stale.name[len(_DIR_PREFIX):].split("-", 1)[0])
-            if stale.stat().st_uid == os.getuid() and not _alive(pid):
-                shutil.rmtree(stale, ignore_errors=True)
-        except (ValueError, OSError):
-            continue
-    return tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getpid()}-")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """A directory only this user can read (mkdtemp: mode 0700). `run` points tempfile at a private
+    directory of its own, removed whenever it exits (pipeline/cli.py), so this one goes with it."""
+    return tempfile.mkdtemp(prefix=_DIR_PREFIX)
 
 
 def redirect_sinks(args) -> _Redirect:
