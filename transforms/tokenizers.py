@@ -14,10 +14,18 @@ pinned, because tokenizer output changes between releases):
 - `whitespace`: `WhitespaceTokenizer().tokenize`.
 - `regexp`: `nltk.regexp_tokenize(text, pattern, gaps=...)`; the pattern runs on
   the `regex` engine under NLTK's ReDoS guard, and is checked with the same.
+
+`engine` picks how NLTK's own fixed patterns run: `guarded` is stock NLTK (its
+`regex` engine under a timeout, `nltk.redos`); `fast` (the default) runs the
+same NLTK tokenizer code on the same pattern strings compiled by `re`
+(transforms/fast_patterns.py), with the messages it cannot prove identical
+(too long, or holding a character the engines classify differently) on the
+guarded path. The `regexp` tokenizer's user pattern is always guarded.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Callable, Optional
 
@@ -33,9 +41,11 @@ from nltk.tokenize import (
 )
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
+from transforms import fast_patterns
 from transforms.nltk_resources import MissingNltkData, missing
 
 __all__ = [
+    "ENGINES",
     "TOKENIZERS",
     "PUNKT_MODES",
     "MissingNltkData",
@@ -46,8 +56,11 @@ __all__ = [
     "validate_pattern",
 ]
 
+_log = logging.getLogger(__name__)
+
 TOKENIZERS = ("word", "treebank", "tweet", "wordpunct", "whitespace", "regexp", "sentences")
 PUNKT_MODES = ("installed", "untrained", "auto")
+ENGINES = ("fast", "guarded")
 # RegexpTokenizer's default flags: a pattern is checked exactly as it will run.
 _REGEXP_FLAGS = re.UNICODE | re.MULTILINE | re.DOTALL
 
@@ -86,6 +99,9 @@ def punkt_parameters(language: str = "english", punkt: str = "auto") -> Optional
         raise missing("punkt_tab", language, "or set tokenize.punkt: untrained") from None
 
 
+_load_punkt = punkt_parameters  # make_tokenizer's argument of that name hides the function
+
+
 def validate_pattern(pattern: str) -> None:
     """Checks a regexp tokenizer pattern with the engine and guard NLTK will run it under.
 
@@ -104,11 +120,34 @@ def validate_pattern(pattern: str) -> None:
                          "tokens: use non-capturing groups (?:...)")
 
 
-def _sentence_splitter(language: str, punkt: str, parameters: Optional[PunktParameters]) -> Tokenize:
-    if parameters is not None:
-        return PunktSentenceTokenizer(parameters).tokenize
-    parameters = punkt_parameters(language, punkt)
+def _sentence_splitter(language: str, punkt: str, parameters: Optional[PunktParameters],
+                       fast: bool = False) -> Tokenize:
+    if parameters is None:
+        parameters = punkt_parameters(language, punkt)
+    if fast:
+        return fast_patterns.fast_punkt(parameters).tokenize
     return (PunktSentenceTokenizer(parameters) if parameters is not None else PunktSentenceTokenizer()).tokenize
+
+
+def _nltk_tokenizer(name: str, *, language: str, punkt: str, preserve_line: bool, strip_handles: bool,
+                    reduce_len: bool, parameters: Optional[PunktParameters], fast: bool) -> Tokenize:
+    """NLTK's tokenizer `name` (not regexp): stock, or with its fixed patterns on `re` (fast)."""
+    if name in ("word", "sentences"):
+        words = (fast_patterns.fast_word() if fast else NLTKWordTokenizer()).tokenize
+        if name == "word" and preserve_line:
+            return words
+        sentences = _sentence_splitter(language, punkt, parameters, fast)
+        if name == "sentences":
+            return sentences
+        return lambda text: [token for sentence in sentences(text) for token in words(sentence)]
+    if name == "treebank":
+        return (fast_patterns.fast_treebank() if fast else TreebankWordTokenizer()).tokenize
+    if name == "tweet":
+        make = fast_patterns.fast_tweet if fast else TweetTokenizer
+        return make(strip_handles=strip_handles, reduce_len=reduce_len).tokenize
+    if name == "wordpunct":
+        return (fast_patterns.fast_wordpunct() if fast else WordPunctTokenizer()).tokenize
+    return (fast_patterns.fast_whitespace() if fast else WhitespaceTokenizer()).tokenize
 
 
 def make_tokenizer(
@@ -122,36 +161,41 @@ def make_tokenizer(
     strip_handles: bool = False,
     reduce_len: bool = False,
     punkt_parameters: Optional[PunktParameters] = None,
+    engine: str = "fast",
 ) -> Tokenize:
     """Returns a function text -> tokens identical to the NLTK tokenizer `name`.
 
     Args:
         punkt_parameters: a Punkt model already loaded (see `punkt_parameters()`),
             used instead of looking for punkt_tab; how a job carries the model to workers.
+        engine: `fast` (NLTK's fixed patterns on `re`, see transforms/fast_patterns.py;
+            the guarded path where the installed NLTK is not the one checked) or
+            `guarded` (stock NLTK). The regexp tokenizer is guarded either way.
 
     Raises:
         MissingNltkData: the tokenizer needs data that is not installed.
-        ValueError: an unknown tokenizer, or a regexp without a valid pattern.
+        ValueError: an unknown tokenizer or engine, or a regexp without a valid pattern.
     """
     if name not in TOKENIZERS:
         raise ValueError(f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}")
-    if name == "word":
-        words = NLTKWordTokenizer().tokenize
-        if preserve_line:
-            return words
-        sentences = _sentence_splitter(language, punkt, punkt_parameters)
-        return lambda text: [token for sentence in sentences(text) for token in words(sentence)]
-    if name == "sentences":
-        return _sentence_splitter(language, punkt, punkt_parameters)
-    if name == "treebank":
-        return TreebankWordTokenizer().tokenize
-    if name == "tweet":
-        return TweetTokenizer(strip_handles=strip_handles, reduce_len=reduce_len).tokenize
-    if name == "wordpunct":
-        return WordPunctTokenizer().tokenize
-    if name == "whitespace":
-        return WhitespaceTokenizer().tokenize
-    if not pattern:
-        raise ValueError("the regexp tokenizer needs a pattern")
-    validate_pattern(pattern)
-    return RegexpTokenizer(pattern, gaps=gaps).tokenize
+    if engine not in ENGINES:
+        raise ValueError(f"unknown tokenizer engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if name == "regexp":
+        if not pattern:
+            raise ValueError("the regexp tokenizer needs a pattern")
+        validate_pattern(pattern)
+        return RegexpTokenizer(pattern, gaps=gaps).tokenize
+    options = dict(language=language, punkt=punkt, preserve_line=preserve_line, strip_handles=strip_handles,
+                   reduce_len=reduce_len)
+    if needs_punkt(name, preserve_line) and punkt_parameters is None:
+        punkt_parameters = _load_punkt(language, punkt)  # the model, loaded once for both paths
+    guarded = _nltk_tokenizer(name, parameters=punkt_parameters, fast=False, **options)
+    if engine == "guarded":
+        return guarded
+    unavailable = fast_patterns.fast_unavailable()
+    if unavailable:
+        _log.warning("tokenize.engine fast: %s; tokenizing on NLTK's guarded path", unavailable)
+        return guarded
+    fast = _nltk_tokenizer(name, parameters=punkt_parameters, fast=True, **options)
+    # TweetTokenizer rewrites its text before its main pattern runs: that pattern checks characters itself.
+    return fast_patterns.Routed(fast, guarded, check_characters=name != "tweet")
