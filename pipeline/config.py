@@ -29,7 +29,7 @@ import yaml
 from pipeline import secret_values
 from transforms.kafka_read import TIMESTAMP_POLICIES
 from transforms.sinks import SINK_TYPES
-from transforms.tokenizers import PUNKT_MODES, TOKENIZERS
+from transforms.tokenizers import ENGINES, PUNKT_MODES, TOKENIZERS
 from transforms.windowing import WINDOW_TYPES
 
 __all__ = [
@@ -249,6 +249,7 @@ class TokenizeConfig:
     gaps: bool = False
     strip_handles: bool = False
     reduce_len: bool = False
+    engine: str = "fast"  # fast: NLTK's fixed patterns on `re` where proven identical | guarded: stock NLTK
     casefold: bool = False
     nfkc: bool = False
     drop_numbers: bool = False
@@ -266,7 +267,7 @@ class TokenizeConfig:
         """The keyword arguments of transforms.tokenizers.make_tokenizer."""
         return {"language": self.language, "punkt": self.punkt, "preserve_line": self.preserve_line,
                 "pattern": self.pattern, "gaps": self.gaps, "strip_handles": self.strip_handles,
-                "reduce_len": self.reduce_len}
+                "reduce_len": self.reduce_len, "engine": self.engine}
 
     def transform_options(self) -> dict:
         """The keyword arguments of transforms.tokenize.TokenizeText after the tokenizer name."""
@@ -462,6 +463,7 @@ def _parse_tokenize(section: _Section) -> TokenizeConfig:
         gaps=section.take("gaps", bool, False),
         strip_handles=section.take("strip_handles", bool, False),
         reduce_len=section.take("reduce_len", bool, False),
+        engine=section.take("engine", str, "fast", choices=ENGINES),
         casefold=section.take("casefold", bool, False),
         nfkc=section.take("nfkc", bool, False),
         drop_numbers=section.take("drop_numbers", bool, False),
