@@ -261,3 +261,28 @@ def test_live_falls_back_to_plain_output_when_stdout_is_not_a_terminal(kafka_bro
     # Today's plain output: a small table per pane.
     assert re.search(r"ON_TIME pane 0, last\n", result.stdout), result.stdout
     assert sum(int(n) for n in re.findall(r"^\s+rain\s+(\d+)$", result.stdout, re.M)) == 30, result.stdout
+
+
+def test_live_sends_stdout_and_log_sinks_to_one_private_file_and_reads_jsonl_sinks_where_they_write(tmp_path):
+    import argparse
+    import stat
+
+    from pipeline.live_view import redirect_sinks
+
+    counts = tmp_path / "counts.jsonl"
+    counts.write_text('{"kind": "summary"}\n')  # an earlier run's rows: not shown
+    args = argparse.Namespace(config=DIRECT_CONFIG, set=["dead_letter.type=stdout", "sink.type=jsonl",
+                                                         f"sink.path={counts}"])
+
+    redirect = redirect_sinks(args)
+
+    config = load_config(args.config, tuple(args.set))
+    private = os.path.join(redirect.directory, "rows.jsonl")
+    assert (config.sink.type, config.sink.path) == ("jsonl", str(counts))
+    assert (config.dead_letter.type, config.dead_letter.path) == ("jsonl", private)
+    assert (config.late_records.type, config.late_records.path) == ("jsonl", private)
+    assert stat.S_IMODE(os.stat(redirect.directory).st_mode) == 0o700
+    assert sorted(tail.path for tail in redirect.tails) == sorted([str(counts), private])
+    assert [tail.read() for tail in redirect.tails if tail.path == str(counts)] == [[]]
+    assert redirect.notes == [f"sink rows: {counts}"]
+    shutil.rmtree(redirect.directory)
