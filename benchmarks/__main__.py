@@ -112,7 +112,7 @@ def _run(args) -> int:
     from benchmarks.report import write_report
     from benchmarks.streaming import run_streaming
     from benchmarks.throughput import Context, default_systems, run_throughput
-    from transforms.tokenizers import punkt_installed
+    from transforms.text.tokenizers import punkt_installed
 
     def progress(message: str) -> None:
         print(message, flush=True)
@@ -132,7 +132,7 @@ def _run(args) -> int:
 
     results, streaming = [], None
     with _kafka(args.bootstrap_servers, progress) as bootstrap:
-        from pipeline.producer import ensure_topic
+        from pipeline.devtools.producer import ensure_topic
 
         suffix = uuid.uuid4().hex[:8]
         topic, empty_topic = f"bench-corpus-{suffix}", f"bench-empty-{suffix}"

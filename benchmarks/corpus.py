@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
-from pipeline.producer import Message, ensure_topic, produce_messages
+from pipeline.devtools.producer import Message, ensure_topic, produce_messages
 
 __all__ = ["CorpusMessage", "FORTUNES_DIR", "expected_counts", "load_corpus", "produce_corpus", "read_corpus", "stamp",
            "window_start_ms", "write_corpus"]

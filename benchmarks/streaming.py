@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Optional
 
 from benchmarks.measure import run_measured
-from pipeline.producer import Message, ensure_topic, produce_messages
+from pipeline.devtools.producer import Message, ensure_topic, produce_messages
 
 __all__ = ["StreamingResult", "run_streaming"]
 

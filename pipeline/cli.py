@@ -42,7 +42,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from pipeline import produce_command
+    from pipeline.devtools import produce_command
 
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log Beam's and the runner's progress")
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=_duration, default=45.0, help="how long the pipeline runs (default 45s)")
     demo.add_argument("--rate", type=float, default=20.0, help="messages per second (default 20)")
 
-    from pipeline import nltk_data
+    from pipeline.devtools import nltk_data
 
     nltk = commands.add_parser("nltk-data", help="NLTK data: status, download")
     nltk_data.add_arguments(nltk)
@@ -135,11 +135,11 @@ def _executing_runner(config: RunConfig, plan: RunnerPlan, result) -> str:
 
 
 def _run(args) -> int:
+    from pipeline.console.run_display import RunDisplay
     from pipeline.metrics_report import report
     from pipeline.preflight import check_kafka_source
-    from pipeline.run_display import RunDisplay
 
-    display = RunDisplay(args)  # progress line or --live view (pipeline/run_display.py); may add --set overrides
+    display = RunDisplay(args)  # progress line or --live view (pipeline/console/run_display.py); may add --set overrides
     config, plan, pipeline = _prepare(args)
     check_kafka_source(config)
     print(plan.describe(), file=sys.stderr)
@@ -401,7 +401,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     bind_grpc_servers_to_loopback()
     _use_private_tempdir()
     from pipeline.stack import StackError
-    from transforms.tokenizers import MissingNltkData
+    from transforms.text.tokenizers import MissingNltkData
 
     try:
         if args.command == "run":
@@ -409,15 +409,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "validate":
             return _validate(args)
         if args.command == "demo":
-            from pipeline.demo import run_demo
+            from pipeline.devtools.demo import run_demo
 
             return run_demo(args.duration, args.rate)
         if args.command == "nltk-data":
-            from pipeline import nltk_data
+            from pipeline.devtools import nltk_data
 
             return nltk_data.run(args)
         if args.command == "produce":
-            from pipeline import produce_command
+            from pipeline.devtools import produce_command
 
             return produce_command.run(args)
         if args.command == "lag":

@@ -27,9 +27,9 @@ from typing import Any, Mapping, Optional
 import yaml
 
 from pipeline import secret_values
-from transforms.kafka_read import TIMESTAMP_POLICIES
+from transforms.kafka.read import TIMESTAMP_POLICIES
 from transforms.sinks import SINK_TYPES
-from transforms.tokenizers import ENGINES, PUNKT_MODES, TOKENIZERS
+from transforms.text.tokenizers import ENGINES, PUNKT_MODES, TOKENIZERS
 from transforms.windowing import WINDOW_TYPES
 
 __all__ = [
@@ -264,13 +264,13 @@ class TokenizeConfig:
     nltk_data_path: tuple = ()
 
     def tokenizer_options(self) -> dict:
-        """The keyword arguments of transforms.tokenizers.make_tokenizer."""
+        """The keyword arguments of transforms.text.tokenizers.make_tokenizer."""
         return {"language": self.language, "punkt": self.punkt, "preserve_line": self.preserve_line,
                 "pattern": self.pattern, "gaps": self.gaps, "strip_handles": self.strip_handles,
                 "reduce_len": self.reduce_len, "engine": self.engine}
 
     def transform_options(self) -> dict:
-        """The keyword arguments of transforms.tokenize.TokenizeText after the tokenizer name."""
+        """The keyword arguments of transforms.text.tokenize.TokenizeText after the tokenizer name."""
         return {**self.tokenizer_options(), "lowercase": self.lowercase, "casefold": self.casefold,
                 "nfkc": self.nfkc, "drop_punctuation": self.drop_punctuation, "drop_numbers": self.drop_numbers,
                 "min_length": self.min_length, "stopwords": self.stopwords, "stem": self.stem,
@@ -448,9 +448,9 @@ def _parse_format(section: _Section) -> FormatConfig:
 
 
 def _parse_tokenize(section: _Section) -> TokenizeConfig:
-    from transforms.nltk_resources import NLTK_DATA_MODES
-    from transforms.normalize import LEMMA_POS, LEMMATIZERS, STEMMERS
-    from transforms.tokenizers import validate_pattern
+    from transforms.text.nltk_resources import NLTK_DATA_MODES
+    from transforms.text.normalize import LEMMA_POS, LEMMATIZERS, STEMMERS
+    from transforms.text.tokenizers import validate_pattern
 
     tokenize = TokenizeConfig(
         tokenizer=section.take("tokenizer", str, "word", choices=TOKENIZERS),
@@ -554,7 +554,7 @@ def _check_language(section: _Section, language: str) -> None:
 
 def _check_stopwords_name(section: _Section, name: str) -> None:
     """A stopwords list given by name must be in NLTK's installed stopwords corpus."""
-    from transforms.nltk_resources import MissingNltkData, load_stopwords
+    from transforms.text.nltk_resources import MissingNltkData, load_stopwords
 
     try:
         load_stopwords(name)

@@ -11,13 +11,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import RunConfig, SinkConfig
 from pipeline.runner_check import worker_processes
-from transforms.commit_offsets import CommitOffsets
 from transforms.counting import CountTokens
 from transforms.decode import DecodeMessages
-from transforms.kafka_read import KafkaRead, ReadFromKafka, StartPosition, consumer_settings
+from transforms.kafka.commit import CommitOffsets
+from transforms.kafka.read import KafkaRead, ReadFromKafka, StartPosition, consumer_settings
 from transforms.lateness import SplitLateMessages
 from transforms.sinks import WriteRows
-from transforms.tokenize import TokenizeText
+from transforms.text.tokenize import TokenizeText
 from transforms.windowing import WindowTokens
 
 __all__ = ["JobOutputs", "build_pipeline", "count_tokens", "read_source", "pipeline_options"]

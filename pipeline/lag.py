@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from pipeline.config import ConfigError, RunConfig, load_config
 from pipeline.preflight import check_kafka_source
-from transforms.kafka_read import consumer_settings
+from transforms.kafka.read import consumer_settings
 
 __all__ = ["PartitionLag", "format_table", "partition_lags", "run"]
 

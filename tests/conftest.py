@@ -70,7 +70,7 @@ def nltk_data_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     from nltk.tabdata import TabEncoder
     from nltk.tokenize.punkt import PunktTrainer
 
-    from pipeline.sample_text import SAMPLE_LINES
+    from pipeline.devtools.sample_text import SAMPLE_LINES
 
     trainer = PunktTrainer()
     trainer.INCLUDE_ALL_COLLOCS = True

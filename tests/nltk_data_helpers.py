@@ -15,7 +15,7 @@ import pytest
 from nltk.tabdata import TabEncoder
 from nltk.tokenize.punkt import PunktTrainer
 
-from pipeline.sample_text import SAMPLE_LINES
+from pipeline.devtools.sample_text import SAMPLE_LINES
 
 __all__ = ["STOPWORDS", "fortunes", "in_ci", "write_nltk_data", "write_punkt_tab", "write_stopwords", "write_wordnet"]
 
@@ -120,7 +120,7 @@ def fortunes() -> tuple[str, list]:
     if not files:
         if in_ci():
             pytest.fail(f"the fortunes corpus is not installed in {FORTUNES_DIR}: apt-get install -y fortunes")
-        return "pipeline.sample_text (fortunes not installed)", list(SAMPLE_LINES)
+        return "pipeline.devtools.sample_text (fortunes not installed)", list(SAMPLE_LINES)
     texts = []
     for path in files:
         with open(path, encoding="utf-8", errors="replace") as file:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.producer import Message, produce_messages
+from pipeline.devtools.producer import Message, produce_messages
 from tests.integration_helpers import REPO, config_overrides, read_rows, records_accounting
 
 _PIP_TIMEOUT_S = 1200

@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions
 
-from pipeline.producer import Message, produce_messages
+from pipeline.devtools.producer import Message, produce_messages
 from pipeline.stack import KafkaBroker
 from pipeline.stack.net import free_ports
 from tests.integration_helpers import (

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.producer import Message, produce_messages
+from pipeline.devtools.producer import Message, produce_messages
 from tests.integration_helpers import DIRECT_CONFIG, config_overrides, read_rows, records_accounting, run_cli
 from transforms.event_time import payload_event_time_us
 

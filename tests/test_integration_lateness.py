@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.producer import Message, produce_messages
+from pipeline.devtools.producer import Message, produce_messages
 from tests.integration_helpers import DIRECT_CONFIG, config_overrides, read_rows, records_accounting, start_cli
 
 # Offsets in seconds from a window-aligned start in the past: on time, out of order.

@@ -1,4 +1,4 @@
-"""Unit tests of transforms/kafka_offsets.py: the reader's restriction tracker and watermark estimator."""
+"""Unit tests of transforms/kafka/offsets.py: the reader's restriction tracker and watermark estimator."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP, Duration, Timestamp
 
-from transforms.kafka_offsets import (
+from transforms.kafka.offsets import (
     END_OF_READ,
     UNBOUNDED,
     PartitionOffsets,

@@ -7,10 +7,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.producer import Message, produce_messages
-from transforms.commit_offsets import CommitOffsets
-from transforms.kafka_read import ReadFromKafka, StartPosition, consumer_settings
-from transforms.offset_ledger import OffsetCredit
+from pipeline.devtools.producer import Message, produce_messages
+from transforms.kafka.commit import CommitOffsets
+from transforms.kafka.ledger import OffsetCredit
+from transforms.kafka.read import ReadFromKafka, StartPosition, consumer_settings
 
 BASE_MS = 1_767_600_000_000
 

@@ -17,9 +17,9 @@ from confluent_kafka import Producer
 from rich.console import Console
 
 from pipeline.config import load_config
+from pipeline.console.live_view import LiveState, RowsTail, Snapshot, render, sparkline
+from pipeline.console.terminal import printable
 from pipeline.lag import PartitionLag
-from pipeline.live_view import LiveState, RowsTail, Snapshot, render, sparkline
-from pipeline.terminal import printable
 from tests.integration_helpers import DIRECT_CONFIG, REPO, cli_command, config_overrides
 
 
@@ -267,7 +267,7 @@ def test_live_sends_stdout_and_log_sinks_to_one_private_file_and_reads_jsonl_sin
     import argparse
     import stat
 
-    from pipeline.live_view import redirect_sinks
+    from pipeline.console.live_view import redirect_sinks
 
     counts = tmp_path / "counts.jsonl"
     counts.write_text('{"kind": "summary"}\n')  # an earlier run's rows: not shown

@@ -20,9 +20,9 @@ import pytest
 from apache_beam.internal import pickler
 
 from tests.nltk_data_helpers import write_nltk_data
-from transforms.nltk_resources import open_wordnet, wordnet_lemmatizer
-from transforms.normalize import Normalization, make_normalizer
-from transforms.tokenize import TokenizeText
+from transforms.text.nltk_resources import open_wordnet, wordnet_lemmatizer
+from transforms.text.normalize import Normalization, make_normalizer
+from transforms.text.tokenize import TokenizeText
 
 REPO = Path(__file__).resolve().parents[1]
 TEXTS = ["Dr. Smith saw the geese in New York. The wolves ran!", "Mr. Jones met us at 5 p.m. on Main St. today."]

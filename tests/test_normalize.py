@@ -1,4 +1,4 @@
-"""Unit tests of transforms/normalize.py and the normalisation options of TokenizeText.
+"""Unit tests of transforms/text/normalize.py and the normalisation options of TokenizeText.
 
 Each step is compared with the NLTK (or Python) function it stands for; NLTK data
 (stopwords, WordNet) comes from an nltk_data directory built by the test.
@@ -21,10 +21,10 @@ from nltk.stem import LancasterStemmer, PorterStemmer, SnowballStemmer, WordNetL
 
 from pipeline.config import ConfigError, load_config
 from tests.nltk_data_helpers import STOPWORDS, write_nltk_data
-from transforms.nltk_resources import MissingNltkData, load_stopwords, open_wordnet, wordnet_lemmatizer
-from transforms.normalize import Normalization, is_number, is_punctuation, make_normalizer
 from transforms.records import Message
-from transforms.tokenize import TokenizedMessage, TokenizeText
+from transforms.text.nltk_resources import MissingNltkData, load_stopwords, open_wordnet, wordnet_lemmatizer
+from transforms.text.normalize import Normalization, is_number, is_punctuation, make_normalizer
+from transforms.text.tokenize import TokenizedMessage, TokenizeText
 
 DIRECT = "run_configs/direct.yaml"
 _OFF = {"lowercase": False, "drop_punctuation": False}  # every default step off

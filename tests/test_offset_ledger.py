@@ -1,11 +1,11 @@
-"""Unit tests of transforms/offset_ledger.py: what may be committed, given what the sinks wrote."""
+"""Unit tests of transforms/kafka/ledger.py: what may be committed, given what the sinks wrote."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.offset_ledger import OffsetCredit, PartitionLedger, PartitionStart, add_offset, merge_ranges
+from transforms.kafka.ledger import OffsetCredit, PartitionLedger, PartitionStart, add_offset, merge_ranges
 
 
 def _ledger(start: int, *entries) -> PartitionLedger:

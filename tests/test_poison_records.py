@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 
-from pipeline.producer import Message, produce_messages
+from pipeline.devtools.producer import Message, produce_messages
 from tests.integration_helpers import DIRECT_CONFIG, config_overrides, read_rows, records_accounting, run_cli
 
 _YEAR_10000_MS = 253_402_300_800_000

@@ -21,10 +21,10 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from pipeline import produce_command
 from pipeline.config import parse_duration
-from pipeline.producer import Message, ProduceProgress, ProducerError, produce_messages
-from pipeline.sample_text import SAMPLE_LINES
+from pipeline.devtools import produce_command
+from pipeline.devtools.producer import Message, ProduceProgress, ProducerError, produce_messages
+from pipeline.devtools.sample_text import SAMPLE_LINES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # An address where nothing listens: a test that should fail before connecting but

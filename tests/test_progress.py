@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from confluent_kafka import Producer
 
-from pipeline.progress import _Rate, format_progress
+from pipeline.console.progress import _Rate, format_progress
 from tests.integration_helpers import DIRECT_CONFIG, REPO, cli_command, config_overrides, records_accounting
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -20,8 +20,8 @@ import nltk
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from pipeline.producer import Message, produce_messages
-from pipeline.sample_text import SAMPLE_LINES
+from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.sample_text import SAMPLE_LINES
 from tests.integration_helpers import (
     REPO,
     config_overrides,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.producer import Message, produce_messages
+from pipeline.devtools.producer import Message, produce_messages
 from tests.integration_helpers import (
     DIRECT_CONFIG,
     REPO,

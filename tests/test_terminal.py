@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from pipeline.producer import Message, produce_messages
+from pipeline.devtools.producer import Message, produce_messages
 from pipeline.runner_noise import escape_log_lines
 from tests.integration_helpers import DIRECT_CONFIG, REPO, cli_command, config_overrides
 from transforms.sinks import _LogFn, format_pane_table

@@ -1,4 +1,4 @@
-"""Unit tests of transforms/tokenizers.py and transforms/tokenize.py: TokenizeText against NLTK itself.
+"""Unit tests of transforms/text/tokenizers.py and transforms/text/tokenize.py: TokenizeText against NLTK itself.
 
 NLTK data is not installed where these tests run and they never download it: every
 test points nltk.data.path at a temporary directory, empty or holding a punkt_tab
@@ -27,8 +27,8 @@ from nltk.tokenize import (
 from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer, save_punkt_params
 
 from transforms.records import Message
-from transforms.tokenize import TokenizedMessage, TokenizeText
-from transforms.tokenizers import MissingNltkData, make_tokenizer
+from transforms.text.tokenize import TokenizedMessage, TokenizeText
+from transforms.text.tokenizers import MissingNltkData, make_tokenizer
 
 TEXTS = [
     'He said, "Don\'t stop!" — the U.S. costs $3.50... «Vraiment?»',

@@ -24,9 +24,9 @@ from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 from pipeline.config import ConfigError, load_config
 from tests.nltk_data_helpers import fortunes, write_punkt_tab
-from transforms import tokenize, tokenizers
 from transforms.records import Message
-from transforms.tokenize import TokenizedMessage, TokenizeText
+from transforms.text import tokenize, tokenizers
+from transforms.text.tokenize import TokenizedMessage, TokenizeText
 
 DIRECT = "run_configs/direct.yaml"
 _RAW = {"lowercase": False, "drop_punctuation": False}  # normalisation off: the tokenizer's own output

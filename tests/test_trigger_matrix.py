@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.producer import Message, produce_messages
+from pipeline.devtools.producer import Message, produce_messages
 from tests.integration_helpers import REPO, config_overrides, read_rows, records_accounting, start_cli
 
 CONFIGS = {name: str(REPO / "run_configs" / f"{name}.yaml") for name in ("direct", "flink-local", "flink-cluster")}

@@ -19,7 +19,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from transforms.counting import CountTokens
-from transforms.tokenize import TokenizedMessage
+from transforms.text.tokenize import TokenizedMessage
 from transforms.windowing import WindowTokens
 
 T0 = 1_767_600_000  # 2026-01-05T08:00:00Z, a whole minute

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from transforms.counting import CountTokens, MergeCountsFn, WindowCounts, by_count, top_tokens
-from transforms.tokenize import TokenizedMessage
+from transforms.text.tokenize import TokenizedMessage
 from transforms.windowing import WindowTokens
 
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z

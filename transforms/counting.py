@@ -14,7 +14,7 @@ their windows are only known after the merge.
 With `offset_credits`, the accumulator also carries the offset ranges of the
 messages it counted, and each pane's rows are followed by OffsetCredits that
 name the pane's window: once a sink has written the rows, those offsets may be
-committed (DESIGN decision 8, transforms.offset_ledger).
+committed (DESIGN decision 8, transforms.kafka.ledger).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms.event_time import iso_utc
-from transforms.offset_ledger import OffsetCredit, add_offset, merge_ranges
-from transforms.tokenize import TokenizedMessage
+from transforms.kafka.ledger import OffsetCredit, add_offset, merge_ranges
+from transforms.text.tokenize import TokenizedMessage
 
 __all__ = ["CountTokens", "WindowCounts", "MergeCountsFn", "by_count", "top_tokens", "pane_fields"]
 

@@ -20,7 +20,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from transforms.offset_ledger import OffsetCredit, merge_ranges
+from transforms.kafka.ledger import OffsetCredit, merge_ranges
 from transforms.terminal_text import escape_controls
 
 __all__ = ["WriteRows", "SINK_TYPES", "format_pane_table"]
@@ -211,7 +211,7 @@ class _ProduceToKafkaFn(_SinkFn):
 class WriteRows(beam.PTransform):
     """Writes rows to the sink `kind`: stdout, jsonl (path), kafka (topic) or log.
 
-    Rows may come with OffsetCredits (see transforms.offset_ledger) after the rows
+    Rows may come with OffsetCredits (see transforms.kafka.ledger) after the rows
     they cover; the output is the credits of what has been written. `run_id`,
     when given, is added to every row the file and Kafka sinks write.
     """

@@ -1,7 +1,7 @@
 """What every measured program shares: the tokenizer, the window arithmetic, the output rows.
 
-Only NLTK, confluent-kafka and the project's `transforms.tokenizers` /
-`transforms.normalize` are imported, so this also runs in a peer's own
+Only NLTK, confluent-kafka and the project's `transforms.text.tokenizers` /
+`transforms.text.normalize` are imported, so this also runs in a peer's own
 virtual environment (Quix Streams pins an older confluent-kafka).
 """
 
@@ -21,8 +21,8 @@ _METADATA_TIMEOUT_S = 30.0
 def make_tokenize() -> Callable[[str], list]:
     """The pipeline's default tokenization: NLTK word_tokenize (Punkt as installed, else
     untrained), lowercased, punctuation-only tokens dropped (`tokenize:` defaults)."""
-    from transforms.normalize import Normalization, make_normalizer
-    from transforms.tokenizers import make_tokenizer
+    from transforms.text.normalize import Normalization, make_normalizer
+    from transforms.text.tokenizers import make_tokenizer
 
     tokenizer = make_tokenizer("word", punkt="auto")
     normalize = make_normalizer(Normalization(lowercase=True, drop_punctuation=True))

@@ -250,7 +250,7 @@ class KafkaBroker:
             StackError: Creation fails (including: the topic already exists) or
                 partitions have no leader in time.
         """
-        from pipeline.producer import ProducerError, ensure_topic
+        from pipeline.devtools.producer import ProducerError, ensure_topic
 
         try:
             created, _ = ensure_topic(self.bootstrap_servers, name, partitions, topic_config=config,

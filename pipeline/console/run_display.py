@@ -1,10 +1,10 @@
 """What a run shows while the job runs: the progress line of a bounded read (stderr), or the live
 view of `run --live` (stdout). The CLI hands the start of the job to `RunDisplay.start`.
 
-- `--live` with stdout on a terminal: pipeline/live_view.py (the stdout and log sinks are
+- `--live` with stdout on a terminal: pipeline/console/live_view.py (the stdout and log sinks are
   switched to a private JSON-lines file that the view reads); stdout not a terminal: the
   plain output of today, and one line on stderr that says so.
-- otherwise, a bounded read: pipeline/progress.py on stderr.
+- otherwise, a bounded read: pipeline/console/progress.py on stderr.
 
 Both draw from a thread of this process and stop when the job ends: this module wraps
 the result's `wait_until_finish` (on the instance, so the result keeps its type, which
@@ -19,7 +19,7 @@ import sys
 from typing import Callable
 
 from pipeline.config import RunConfig
-from pipeline.terminal import is_terminal
+from pipeline.console.terminal import is_terminal
 
 __all__ = ["RunDisplay"]
 
@@ -32,7 +32,7 @@ class RunDisplay:
         self._display = None
         if getattr(args, "live", False):
             if is_terminal(sys.stdout):
-                from pipeline.live_view import LiveView
+                from pipeline.console.live_view import LiveView
 
                 self._view = LiveView.prepare(args)
             else:
@@ -40,7 +40,7 @@ class RunDisplay:
 
     def start(self, config: RunConfig, run_job: Callable):
         """Starts the display, then the job (`run_job()` returns the PipelineResult); returns the result."""
-        from pipeline.progress import ProgressReporter, progress_wanted
+        from pipeline.console.progress import ProgressReporter, progress_wanted
         from pipeline.runner_check import plan_runner
 
         if self._view is not None:

@@ -8,7 +8,8 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.decode import DEAD_LETTER
-from transforms.nltk_resources import (
+from transforms.records import KafkaRecord, Message, dead_letter_row
+from transforms.text.nltk_resources import (
     NLTK_DATA_MODES,
     CorpusArchive,
     add_search_dirs,
@@ -16,9 +17,8 @@ from transforms.nltk_resources import (
     open_wordnet,
     wordnet_lemmatizer,
 )
-from transforms.normalize import Normalization, is_punctuation, make_normalizer
-from transforms.records import KafkaRecord, Message, dead_letter_row
-from transforms.tokenizers import make_tokenizer, needs_punkt, punkt_parameters
+from transforms.text.normalize import Normalization, is_punctuation, make_normalizer
+from transforms.text.tokenizers import make_tokenizer, needs_punkt, punkt_parameters
 
 __all__ = ["TokenizeText", "TokenizedMessage", "is_punctuation"]
 
@@ -94,10 +94,10 @@ class _TokenizeFn(beam.DoFn):
 class TokenizeText(beam.PTransform):
     """Tokenizes Messages with an NLTK tokenizer, then normalises the tokens.
 
-    The tokenizer options are those of `transforms.tokenizers.make_tokenizer`
+    The tokenizer options are those of `transforms.text.tokenizers.make_tokenizer`
     (`language`, `punkt`, `preserve_line`, `pattern`, `gaps`, `strip_handles`,
     `reduce_len`); the normalisation options those of
-    `transforms.normalize.Normalization`, with `stopwords` given as an NLTK list
+    `transforms.text.normalize.Normalization`, with `stopwords` given as an NLTK list
     name, `file:PATH` or a list of words.
 
     With `nltk_data="ship"` the NLTK data the options need is read here, where

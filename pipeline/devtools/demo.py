@@ -16,7 +16,7 @@ from pathlib import Path
 
 __all__ = ["run_demo"]
 
-_CONFIG = Path(__file__).resolve().parent.parent / "run_configs" / "direct.yaml"
+_CONFIG = Path(__file__).resolve().parents[2] / "run_configs" / "direct.yaml"
 
 
 def run_demo(duration_s: float = 45.0, rate: float = 20.0, kafka_port: int = 9092) -> int:

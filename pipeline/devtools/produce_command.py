@@ -5,7 +5,7 @@ line or per paragraph), standard input, or the built-in sample text. Messages ca
 paced at a steady rate, carry round-robin keys, and carry CreateTime timestamps spread
 evenly over an event-time range, optionally out of order by a bounded jitter, so that
 windows, watermarks and lateness can be exercised on purpose. The sending itself is
-`pipeline.producer.produce_messages`.
+`pipeline.devtools.producer.produce_messages`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipeline.config import ConfigError, parse_duration, substitute_env
-from pipeline.producer import (
+from pipeline.devtools.producer import (
     DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_PARTITIONS,
     DEFAULT_TOPIC,
@@ -33,7 +33,7 @@ from pipeline.producer import (
     produce_messages,
     split_records,
 )
-from pipeline.sample_text import SAMPLE_LINES
+from pipeline.devtools.sample_text import SAMPLE_LINES
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -207,8 +207,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs `produce` as a program of its own (`python -m pipeline.produce_command ...`)."""
-    parser = argparse.ArgumentParser(prog="python -m pipeline.produce_command")
+    """Runs `produce` as a program of its own (`python -m pipeline.devtools.produce_command ...`)."""
+    parser = argparse.ArgumentParser(prog="python -m pipeline.devtools.produce_command")
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -15,7 +15,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
 
 from pipeline.config import RunConfig
 from pipeline.lag import PartitionLag
-from transforms.kafka_read import consumer_settings
+from transforms.kafka.read import consumer_settings
 
 __all__ = ["KafkaWatch", "ReadPlan", "written_since"]
 
@@ -55,7 +55,7 @@ class KafkaWatch:
         return [self._consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S, cached=False) for tp in partitions]
 
     def read_plan(self) -> ReadPlan:
-        """The start offsets the job will take (as transforms.kafka_read resolves them) and the total to read."""
+        """The start offsets the job will take (as transforms.kafka.read resolves them) and the total to read."""
         source = self._config.source
         partitions = self._partitions()
         bounds = self._bounds(partitions)

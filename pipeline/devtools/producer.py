@@ -1,7 +1,7 @@
 """Sending text to a Kafka topic, paced, keyed and with event timestamps.
 
 `produce_messages` does the sending for the `produce` command
-(`pipeline/produce_command.py`), the tests and the benchmarks; `ensure_topic` creates
+(`pipeline/devtools/produce_command.py`), the tests and the benchmarks; `ensure_topic` creates
 a topic that does not exist yet:
 
     delivered = produce_messages("127.0.0.1:9092", "text-stream",

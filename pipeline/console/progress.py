@@ -7,10 +7,10 @@ How it knows (chosen for cost and for every runner):
   `stop: {max_records: N}` N. Records produced between this look and the job's own
   are read as well, so the count may end a little above the total.
 - The count is Beam's own `ReadFromKafka.records_read` counter, asked of the job
-  service about once a second while the job runs (pipeline/live_counters.py): Prism
+  service about once a second while the job runs (pipeline/console/live_counters.py): Prism
   serves it from the progress reports the SDK worker sends anyway, so nothing is
   added to the job's work. A runner that gives no counters while it runs falls back
-  to the group's committed offsets (pipeline/kafka_watch.py): they are committed
+  to the group's committed offsets (pipeline/console/kafka_watch.py): they are committed
   behind the written output, so that count says "written" and moves window by window.
   Beam's FnApiRunner (a bounded job with worker processes) returns only when the job
   is done and commits at its end: the line then shows the total and the time only.
@@ -32,8 +32,8 @@ from collections import deque
 from typing import Optional
 
 from pipeline.config import RunConfig
-from pipeline.live_counters import READ, running_counters, total
-from pipeline.terminal import LiveRegion, is_terminal
+from pipeline.console.live_counters import READ, running_counters, total
+from pipeline.console.terminal import LiveRegion, is_terminal
 
 __all__ = ["ProgressReporter", "format_progress", "progress_wanted"]
 
@@ -170,7 +170,7 @@ class ProgressReporter:
     # -- the thread ------------------------------------------------------------------------
     def _loop(self) -> None:
         try:
-            from pipeline.kafka_watch import KafkaWatch
+            from pipeline.console.kafka_watch import KafkaWatch
 
             self._watch = KafkaWatch(self._config)
             self._plan = self._watch.read_plan()
@@ -221,7 +221,7 @@ class ProgressReporter:
         """Records the group's commits have moved past since the start: what the job has written out."""
         if self._watch is None or self._plan is None or not self._config.source.group_id:
             return None
-        from pipeline.kafka_watch import written_since
+        from pipeline.console.kafka_watch import written_since
 
         try:
             return written_since(self._plan, self._watch.lags())

@@ -16,10 +16,10 @@ What it shows, and where each part comes from:
   moves window by window, and it is a lower bound: the runner's own watermark may be
   further on;
 - the consumer lag per partition: the group's committed offsets against the end
-  offsets (pipeline/kafka_watch.py); offsets are committed behind the written output,
+  offsets (pipeline/console/kafka_watch.py); offsets are committed behind the written output,
   so the lag is what the job has not written out yet;
 - counters: records read, dead letters, late records and panes from Beam's counters
-  while the job runs (Prism serves them; pipeline/live_counters.py), else counted
+  while the job runs (Prism serves them; pipeline/console/live_counters.py), else counted
   from the rows (read is then not known).
 
 Everything that comes from records (tokens, reasons) is shown as plain text (rich's
@@ -42,8 +42,8 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from pipeline.config import RunConfig, load_config
-from pipeline.live_counters import DEAD_LETTERS, LATE, PANES, READ, running_counters, total
-from pipeline.terminal import LiveRegion, printable
+from pipeline.console.live_counters import DEAD_LETTERS, LATE, PANES, READ, running_counters, total
+from pipeline.console.terminal import LiveRegion, printable
 
 __all__ = ["LiveState", "LiveView", "RowsTail", "render", "sparkline"]
 
@@ -483,7 +483,7 @@ class LiveView:
 
     def _loop(self) -> None:
         try:
-            from pipeline.kafka_watch import KafkaWatch
+            from pipeline.console.kafka_watch import KafkaWatch
 
             self._watch = KafkaWatch(self._config)
             if self._config.source.stop.bounded:
@@ -509,7 +509,7 @@ class LiveView:
         if lags:
             try:
                 if self._watch is None:
-                    from pipeline.kafka_watch import KafkaWatch
+                    from pipeline.console.kafka_watch import KafkaWatch
 
                     self._watch = KafkaWatch(self._config)
                 self._lags = self._watch.lags()

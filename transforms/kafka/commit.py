@@ -25,7 +25,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.transforms.window import GlobalWindows
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from transforms.offset_ledger import PartitionLedger
+from transforms.kafka.ledger import PartitionLedger
 
 __all__ = ["CommitOffsets"]
 

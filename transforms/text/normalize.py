@@ -60,7 +60,7 @@ def is_number(token: str) -> bool:
 class Normalization:
     """Which normalisation steps run; the order is fixed (see the module docstring).
 
-    `stopwords` is the resolved set of words (see `transforms.nltk_resources.load_stopwords`).
+    `stopwords` is the resolved set of words (see `transforms.text.nltk_resources.load_stopwords`).
     """
 
     nfkc: bool = False
@@ -142,7 +142,7 @@ def make_normalizer(options: Normalization, lemmatizer: Optional[Callable[[str],
     Args:
         options: the steps to run.
         lemmatizer: word -> lemma, required when `options.lemmatize` is set
-            (see `transforms.nltk_resources.wordnet_lemmatizer`).
+            (see `transforms.text.nltk_resources.wordnet_lemmatizer`).
     """
     if options.lemmatize and lemmatizer is None:
         raise ValueError("lemmatize needs a lemmatizer")

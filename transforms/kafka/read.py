@@ -31,7 +31,8 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from transforms.event_time import event_time_error, payload_event_time_us
-from transforms.kafka_offsets import (
+from transforms.kafka.ledger import OffsetCredit, PartitionStart
+from transforms.kafka.offsets import (
     END_OF_READ,
     UNBOUNDED,
     NewPartition,
@@ -40,8 +41,7 @@ from transforms.kafka_offsets import (
     PartitionRange,
     PartitionWatermarkEstimator,
 )
-from transforms.kafka_outages import EndOffsets, FatalKafkaError, OutageLog, is_fatal, retry_transient
-from transforms.offset_ledger import OffsetCredit, PartitionStart
+from transforms.kafka.outages import EndOffsets, FatalKafkaError, OutageLog, is_fatal, retry_transient
 from transforms.records import KafkaRecord
 
 __all__ = ["KafkaRead", "ReadFromKafka", "StartPosition", "TIMESTAMP_POLICIES", "OFFSETS"]
@@ -477,7 +477,7 @@ class ReadFromKafka(beam.PTransform):
 
     Returns the records, or with `offsets_ledger` a KafkaRead of the records and
     the ledger entries that CommitOffsets needs besides the sinks' credits.
-    Nothing is committed here: see transforms.commit_offsets.
+    Nothing is committed here: see transforms.kafka.commit.
     """
 
     def __init__(

@@ -18,7 +18,7 @@ pinned, because tokenizer output changes between releases):
 `engine` picks how NLTK's own fixed patterns run: `guarded` is stock NLTK (its
 `regex` engine under a timeout, `nltk.redos`); `fast` (the default) runs the
 same NLTK tokenizer code on the same pattern strings compiled by `re`
-(transforms/fast_patterns.py), with the messages it cannot prove identical
+(transforms/text/fast_patterns.py), with the messages it cannot prove identical
 (too long, or holding a character the engines classify differently) on the
 guarded path. The `regexp` tokenizer's user pattern is always guarded.
 """
@@ -41,8 +41,8 @@ from nltk.tokenize import (
 )
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
-from transforms import fast_patterns
-from transforms.nltk_resources import MissingNltkData, missing
+from transforms.text import fast_patterns
+from transforms.text.nltk_resources import MissingNltkData, missing
 
 __all__ = [
     "ENGINES",
@@ -168,7 +168,7 @@ def make_tokenizer(
     Args:
         punkt_parameters: a Punkt model already loaded (see `punkt_parameters()`),
             used instead of looking for punkt_tab; how a job carries the model to workers.
-        engine: `fast` (NLTK's fixed patterns on `re`, see transforms/fast_patterns.py;
+        engine: `fast` (NLTK's fixed patterns on `re`, see transforms/text/fast_patterns.py;
             the guarded path where the installed NLTK is not the one checked) or
             `guarded` (stock NLTK). The regexp tokenizer is guarded either way.
 

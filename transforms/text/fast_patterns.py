@@ -17,7 +17,7 @@ regex 2026.5.9 and CPython 3.11 (whose `re` has possessive quantifiers, used by
 one NLTKWordTokenizer pattern). `PATTERNS_FINGERPRINT` is a digest of every
 pattern string and flag set that is swapped (`nltk_fixed_patterns()`); when
 the installed NLTK's patterns differ from it, `fast_unavailable()` says why and
-`transforms.tokenizers` runs the guarded path instead, and
+`transforms.text.tokenizers` runs the guarded path instead, and
 tests/test_fast_tokenizer.py fails loudly.
 
 Why the output is exactly NLTK's:

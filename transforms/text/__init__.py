@@ -1,0 +1,1 @@
+"""Text: NLTK tokenizers (and their fast patterns), normalisation, NLTK data."""
