@@ -15,11 +15,11 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Optional, Sequence
 
 from pipeline.config import ConfigError, RunConfig, load_config, parse_duration
 from pipeline.runner_check import RunnerPlan, plan_runner
+from transforms.compat import descendants, is_process_running, runner_module_of
 
 __all__ = ["main"]
 
@@ -124,7 +124,7 @@ def _validate(args) -> int:
 
 def _executing_runner(config: RunConfig, plan: RunnerPlan, result) -> str:
     """Names the runner that really executes, from the kind of result Beam returned."""
-    module = type(result).__module__
+    module = runner_module_of(result)
     if module.endswith("portable_runner"):
         return "PrismRunner" if config.runner in ("DirectRunner", "PrismRunner") else config.runner
     if "fn_api_runner" in module:
@@ -246,26 +246,9 @@ def _wait_or_stop(result, timeout_ms: Optional[int]):
     return outcome["state"]
 
 
-def _descendants(pid: int) -> list[int]:
-    """This process's children, grandchildren, ... (Linux /proc), parents first."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # the field after the state
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(0), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _terminate_children(timeout_s: float = 5.0) -> None:
     """Ends every process this run started (the whole tree): SIGTERM, then SIGKILL after `timeout_s`."""
-    family = _descendants(os.getpid())
+    family = descendants(os.getpid())
     for pid in family:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)
@@ -283,10 +266,7 @@ def _terminate_children(timeout_s: float = 5.0) -> None:
 def _is_running(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)  # reap a child that has exited
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
+    return is_process_running(pid)
 
 
 def _stop_now(signum: int, what: str) -> None:

@@ -11,6 +11,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import RunConfig, SinkConfig
 from pipeline.runner_check import worker_processes
+from transforms.compat import fn_api_runner_with_options
 from transforms.counting import CountTokens
 from transforms.decode import DecodeMessages
 from transforms.kafka.commit import CommitOffsets
@@ -118,24 +119,9 @@ def _write(sink: SinkConfig, bootstrap_servers: str, run_id: str) -> WriteRows:
     return WriteRows(sink.type, path=sink.path, topic=sink.topic, producer_config=producer_config, run_id=run_id)
 
 
-def _multi_process_runner(options: PipelineOptions):
-    """Beam's FnApiRunner set up as Beam's DirectRunner sets it up for a batch job.
-
-    The provision info carries the pipeline options to the worker processes; the
-    runner reads direct_num_workers and direct_running_mode from the options.
-    """
-    from apache_beam.portability.api import beam_provision_api_pb2
-    from apache_beam.runners.portability.fn_api_runner import fn_runner
-    from apache_beam.runners.portability.portable_runner import JobServiceHandle
-
-    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
-    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
-        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
-
-
 def build_pipeline(config: RunConfig, options: PipelineOptions) -> beam.Pipeline:
     """The whole job as one Beam pipeline, not yet run."""
-    runner = _multi_process_runner(options) if worker_processes(config) > 1 else None
+    runner = fn_api_runner_with_options(options) if worker_processes(config) > 1 else None
     pipeline = beam.Pipeline(runner=runner, options=options)
     read = read_source(pipeline, config)
     outputs = count_tokens(read.records, config)

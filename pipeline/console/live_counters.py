@@ -3,8 +3,7 @@
 `PipelineResult.metrics()` of Beam's portable runners asks the job service once and
 keeps the answer: called while the job runs, it would also freeze the counters the
 run ends with (pipeline/metrics_report.py). So this module asks the job service
-itself, each time, through the result's private `_job_service` and `_job_id` (Beam
-2.77, apache_beam/runners/portability/portable_runner.py). Prism answers with the
+itself, each time (transforms.compat.job_service_counters). Prism answers with the
 counters the SDK worker has reported so far (bundle progress and finished bundles,
 about once a second); a result without a job service (the FnApiRunner, which returns
 only when the job is done) gives None, and so does any error: the caller then shows
@@ -14,6 +13,8 @@ what Kafka says instead.
 from __future__ import annotations
 
 from typing import Optional
+
+from transforms.compat import job_service_counters
 
 __all__ = ["DEAD_LETTERS", "LATE", "PANES", "READ", "running_counters", "total"]
 
@@ -27,17 +28,11 @@ _TIMEOUT_S = 5.0
 
 def running_counters(result) -> Optional[dict]:
     """{(namespace, name): total over steps} of a running portable job; None when it cannot say."""
-    service = getattr(result, "_job_service", None)
-    job_id = getattr(result, "_job_id", None)
-    if service is None or job_id is None:
-        return None
-    from apache_beam.portability.api import beam_job_api_pb2
-    from apache_beam.runners.portability.portable_runner import PortableMetrics
-
     try:
-        response = service.GetJobMetrics(beam_job_api_pb2.GetJobMetricsRequest(job_id=job_id), timeout=_TIMEOUT_S)
-        counters = PortableMetrics(response).query()["counters"]
+        counters = job_service_counters(result, _TIMEOUT_S)
     except Exception:  # the job service is busy, gone or does not serve metrics: Kafka's view instead
+        return None
+    if counters is None:
         return None
     totals: dict = {}
     for counter in counters:

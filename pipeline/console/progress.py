@@ -34,6 +34,7 @@ from typing import Optional
 from pipeline.config import RunConfig
 from pipeline.console.live_counters import READ, running_counters, total
 from pipeline.console.terminal import LiveRegion, is_terminal
+from transforms.compat import result_runs_on_job_service
 
 __all__ = ["ProgressReporter", "format_progress", "progress_wanted"]
 
@@ -208,7 +209,7 @@ class ProgressReporter:
         if self._result is None:
             return None
         counters = running_counters(self._result)
-        if counters is None and final and not hasattr(self._result, "_job_service"):
+        if counters is None and final and not result_runs_on_job_service(self._result):
             # A runner that returned when the job was done (FnApiRunner): its final counters.
             from pipeline.metrics_report import counter_totals
 

@@ -20,6 +20,7 @@ from typing import Callable
 
 from pipeline.config import RunConfig
 from pipeline.console.terminal import is_terminal
+from transforms.compat import result_runs_on_job_service
 
 __all__ = ["RunDisplay"]
 
@@ -59,7 +60,7 @@ class RunDisplay:
             self._stop(finished=False)
             raise
         self._display.attach(result)
-        if not hasattr(result, "_job_service"):
+        if not result_runs_on_job_service(result):
             self._stop()  # run_job() returned with the job done
             return result
         wait = result.wait_until_finish

@@ -27,9 +27,9 @@ def loopback_address(address: str) -> str:
 
 def bind_grpc_servers_to_loopback() -> None:
     """Makes every gRPC server this process starts from now on listen on loopback only."""
-    from grpc import _server
+    from transforms.compat import grpc_server_class
 
-    server_class = _server._Server
+    server_class = grpc_server_class()
     if getattr(server_class, "_loopback_only", False):
         return
     insecure, secure = server_class.add_insecure_port, server_class.add_secure_port

@@ -30,6 +30,8 @@ from nltk.corpus.reader import CorpusReader, StopwordsCorpusReader, WordNetCorpu
 from nltk.corpus.util import LazyCorpusLoader
 from nltk.data import FileSystemPathPointer, ZipFilePathPointer
 
+from transforms.compat import wordnet_morphy
+
 __all__ = [
     "NLTK_DATA_MODES",
     "MissingNltkData",
@@ -124,7 +126,7 @@ def open_wordnet(root: Optional[str] = None) -> WordNetCorpusReader:
 def wordnet_lemmatizer(reader: WordNetCorpusReader, pos: str) -> Callable[[str], str]:
     """`WordNetLemmatizer().lemmatize(word, pos)`, on a given reader instead of the global one."""
     def lemmatize(word: str) -> str:
-        lemmas = reader._morphy(word, pos)
+        lemmas = wordnet_morphy(reader, word, pos)
         return min(lemmas, key=len) if lemmas else word
     return lemmatize
 

@@ -41,6 +41,7 @@ from nltk.tokenize import (
 )
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
+from transforms.compat import punkt_parameters_of
 from transforms.text import fast_patterns
 from transforms.text.nltk_resources import MissingNltkData, missing
 
@@ -92,7 +93,7 @@ def punkt_parameters(language: str = "english", punkt: str = "auto") -> Optional
     if punkt == "untrained":
         return None
     try:
-        return PunktTokenizer(language)._params  # the model word_tokenize loads, as it loads it
+        return punkt_parameters_of(PunktTokenizer(language))  # the model word_tokenize loads, as it loads it
     except LookupError:
         if punkt == "auto":
             return None
