@@ -94,7 +94,7 @@ CHECKED_NLTK_VERSION = "3.10.4"
 PATTERNS_FINGERPRINT = "ac37e0c4469e2b7c49a039ea791bdd2f87739c6580b7fa1558d25eca7bebbd2c"
 #: Longer messages run on NLTK's guarded path: the fast patterns have no timeout. Below it the
 #: measured worst case on adversarial text is small (benchmarks/README.md, "tokenizer alone").
-MAX_FAST_CHARS = 20_000
+MAX_FAST_CHARS = 10_000
 
 # The flags both engines read the same way; regex's V0 (its default, re-compatible behaviour) is dropped.
 _SHARED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE | re.VERBOSE | re.ASCII

@@ -96,7 +96,8 @@ class TokenizeText(beam.PTransform):
 
     The tokenizer options are those of `transforms.text.tokenizers.make_tokenizer`
     (`language`, `punkt`, `preserve_line`, `pattern`, `gaps`, `strip_handles`,
-    `reduce_len`); the normalisation options those of
+    `reduce_len`, `engine`: `fast` runs NLTK's fixed patterns on `re` where the
+    tokens are proven identical, `guarded` is stock NLTK); the normalisation options those of
     `transforms.text.normalize.Normalization`, with `stopwords` given as an NLTK list
     name, `file:PATH` or a list of words.
 
