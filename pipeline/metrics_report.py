@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from apache_beam.metrics.metric import MetricsFilter
 
+from transforms.counting import PANES
+from transforms.decode import DECODE_DEAD_LETTERS, DECODED
+from transforms.kafka.read import RECORDS_READ
+from transforms.sinks import ROWS_WRITTEN
+from transforms.text.tokenize import TOKENIZER_DEAD_LETTERS, TOKENS
+
 __all__ = ["report", "counter_totals"]
 
 _SHOWN = (
-    ("ReadFromKafka", "records_read"),
-    ("DecodeMessages", "decoded"),
-    ("DecodeMessages", "dead_letters"),
-    ("TokenizeText", "dead_letters"),
-    ("TokenizeText", "tokens"),
-    ("CountTokens", "panes"),
-    ("WriteRows", "rows_written"),
+    RECORDS_READ,
+    DECODED,
+    DECODE_DEAD_LETTERS,
+    TOKENIZER_DEAD_LETTERS,
+    TOKENS,
+    PANES,
+    ROWS_WRITTEN,
 )
 
 
@@ -37,8 +43,8 @@ def report(result) -> list[str]:
     if not totals:
         return ["metrics: none reported by the runner"]
     line = "metrics: " + ", ".join(f"{ns}.{name}={totals.get((ns, name), 0)}" for ns, name in _SHOWN)
-    read = totals.get(("ReadFromKafka", "records_read"), 0)
-    decoded = totals.get(("DecodeMessages", "decoded"), 0)
-    dead = totals.get(("DecodeMessages", "dead_letters"), 0)
+    read = totals.get(RECORDS_READ, 0)
+    decoded = totals.get(DECODED, 0)
+    dead = totals.get(DECODE_DEAD_LETTERS, 0)
     verdict = "ok" if read == decoded + dead else "MISMATCH"
     return [line, f"records read {read} = decoded {decoded} + dead letters {dead}: {verdict}"]

@@ -33,7 +33,10 @@ from transforms.event_time import iso_utc
 from transforms.kafka.ledger import OffsetCredit, add_offset, merge_ranges
 from transforms.text.tokenize import TokenizedMessage
 
-__all__ = ["CountTokens", "WindowCounts", "MergeCountsFn", "by_count", "top_tokens", "pane_fields"]
+__all__ = ["CountTokens", "WindowCounts", "MergeCountsFn", "by_count", "top_tokens", "pane_fields", "PANES"]
+
+# Counters (namespace, name), for whoever reads the job's metrics.
+PANES = ("CountTokens", "panes")
 
 _TIMING_NAMES = {
     PaneInfoTiming.EARLY: "EARLY",
@@ -147,7 +150,7 @@ class _PaneRowsFn(beam.DoFn):
         self._emit_counts = emit_counts
         self._merging = merging
         self._copies = copies
-        self._panes = Metrics.counter("CountTokens", "panes")
+        self._panes = Metrics.counter(*PANES)
 
     def process(self, keyed_counts, window=beam.DoFn.WindowParam,
                 pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:

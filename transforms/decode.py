@@ -9,7 +9,11 @@ from apache_beam.metrics import Metrics
 
 from transforms.records import KafkaRecord, Message, dead_letter_row
 
-__all__ = ["DecodeMessages", "DEAD_LETTER"]
+__all__ = ["DecodeMessages", "DEAD_LETTER", "DECODED", "DECODE_DEAD_LETTERS"]
+
+# Counters (namespace, name), for whoever reads the job's metrics.
+DECODED = ("DecodeMessages", "decoded")
+DECODE_DEAD_LETTERS = ("DecodeMessages", "dead_letters")
 
 DEAD_LETTER = "dead_letter"
 
@@ -21,8 +25,8 @@ class _DecodeFn(beam.DoFn):
         self._json = fmt == "json"
         self._text_field = text_field
         self._encoding = encoding
-        self._decoded = Metrics.counter("DecodeMessages", "decoded")
-        self._dead_letters = Metrics.counter("DecodeMessages", "dead_letters")
+        self._decoded = Metrics.counter(*DECODED)
+        self._dead_letters = Metrics.counter(*DECODE_DEAD_LETTERS)
 
     def process(self, record: KafkaRecord):
         if record.error is not None:

@@ -19,7 +19,10 @@ from apache_beam.metrics import Metrics
 from transforms.event_time import iso_utc
 from transforms.records import Message
 
-__all__ = ["SplitLateMessages", "LATE", "latest_window_end_us"]
+__all__ = ["SplitLateMessages", "LATE", "latest_window_end_us", "LATE_RECORDS"]
+
+# Counters (namespace, name), for whoever reads the job's metrics.
+LATE_RECORDS = ("SplitLateMessages", "late_records")
 
 LATE = "late"
 
@@ -43,7 +46,7 @@ class _SplitLateFn(beam.DoFn):
     def __init__(self, window: dict, allowed_lateness_s: float):
         self._window = window
         self._lateness_us = int(allowed_lateness_s * 1e6)
-        self._late = Metrics.counter("SplitLateMessages", "late_records")
+        self._late = Metrics.counter(*LATE_RECORDS)
 
     def process(self, message: Message, timestamp=beam.DoFn.TimestampParam):
         end_us = latest_window_end_us(timestamp_us=timestamp.micros, **self._window)

@@ -23,7 +23,10 @@ from apache_beam.utils.windowed_value import WindowedValue
 from transforms.kafka.ledger import OffsetCredit, merge_ranges
 from transforms.terminal_text import escape_controls
 
-__all__ = ["WriteRows", "SINK_TYPES", "format_pane_table"]
+__all__ = ["WriteRows", "SINK_TYPES", "format_pane_table", "ROWS_WRITTEN"]
+
+# Counters (namespace, name), for whoever reads the job's metrics.
+ROWS_WRITTEN = ("WriteRows", "rows_written")
 
 SINK_TYPES = ("stdout", "jsonl", "kafka", "log")
 
@@ -83,7 +86,7 @@ class _SinkFn(beam.DoFn):
     """Writes rows with write_bundle() at the end of a bundle, then outputs the bundle's credits."""
 
     def __init__(self):
-        self._rows_written = Metrics.counter("WriteRows", "rows_written")
+        self._rows_written = Metrics.counter(*ROWS_WRITTEN)
 
     def start_bundle(self):
         self._credits = _WrittenCredits()

@@ -15,13 +15,18 @@ from __future__ import annotations
 from typing import Optional
 
 from transforms.compat import job_service_counters
+from transforms.counting import PANES as COUNT_PANES
+from transforms.decode import DECODE_DEAD_LETTERS
+from transforms.kafka.read import RECORDS_READ
+from transforms.lateness import LATE_RECORDS
+from transforms.text.tokenize import TOKENIZER_DEAD_LETTERS
 
 __all__ = ["DEAD_LETTERS", "LATE", "PANES", "READ", "running_counters", "total"]
 
-READ = (("ReadFromKafka", "records_read"),)
-DEAD_LETTERS = (("DecodeMessages", "dead_letters"), ("TokenizeText", "dead_letters"))
-LATE = (("SplitLateMessages", "late_records"),)
-PANES = (("CountTokens", "panes"),)
+READ = (RECORDS_READ,)
+DEAD_LETTERS = (DECODE_DEAD_LETTERS, TOKENIZER_DEAD_LETTERS)
+LATE = (LATE_RECORDS,)
+PANES = (COUNT_PANES,)
 
 _TIMEOUT_S = 5.0
 

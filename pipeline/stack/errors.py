@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["StackError", "read_log", "summarize_log", "summarize_output"]
+__all__ = ["StackError", "read_log", "summarize_output"]
 
 _MAX_LINE_CHARS = 300
 _SIGNAL_WORDS = ("ERROR", "FATAL", "Exception", "Error:", "error:", "Caused by")
@@ -62,20 +62,6 @@ def read_log(path: Path, since: int = 0, max_bytes: int = 256 * 1024) -> str:
             return handle.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
-
-
-def summarize_log(path: Path, lines: int = 5, since: int = 0) -> str:
-    """Condenses the end of a log file into one line (see `summarize_output`).
-
-    Args:
-        path: Log file to read.
-        lines: Maximum number of log lines to keep.
-        since: Only consider what was written after this byte offset.
-
-    Returns:
-        One line suitable for an error message.
-    """
-    return summarize_output(read_log(path, since), lines)
 
 
 def _trim(line: str) -> str:

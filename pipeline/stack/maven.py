@@ -55,8 +55,8 @@ def fetch_artifacts(
             f"invalid artifact cache name {name!r}: use a plain directory name"
         )
     pom = _render_pom(name, coordinates)
-    entry = paths.cache_dir() / name
-    jars = entry / "jars"
+    jars = artifacts_dir(name)
+    entry = jars.parent
     marker = entry / _COMPLETE_MARKER
     with exclusive_lock(entry / ".lock"):
         if (

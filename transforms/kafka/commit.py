@@ -27,7 +27,11 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from transforms.kafka.ledger import PartitionLedger
 
-__all__ = ["CommitOffsets"]
+__all__ = ["CommitOffsets", "COMMITS", "OFFSETS_COMMITTED"]
+
+# Counters (namespace, name), for whoever reads the job's metrics.
+COMMITS = ("CommitOffsets", "commits")
+OFFSETS_COMMITTED = ("CommitOffsets", "offsets_committed")
 
 _LOG = logging.getLogger(__name__)
 _MIN_COMMIT_INTERVAL_S = 0.5
@@ -46,8 +50,8 @@ class _CommitFn(beam.DoFn):
 
     def __init__(self, consumer_settings: Mapping[str, object]):
         self._settings = dict(consumer_settings)
-        self._commits = Metrics.counter("CommitOffsets", "commits")
-        self._committed = Metrics.counter("CommitOffsets", "offsets_committed")
+        self._commits = Metrics.counter(*COMMITS)
+        self._committed = Metrics.counter(*OFFSETS_COMMITTED)
 
     def setup(self):
         self._consumer = None

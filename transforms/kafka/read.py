@@ -44,7 +44,13 @@ from transforms.kafka.offsets import (
 from transforms.kafka.outages import EndOffsets, FatalKafkaError, OutageLog, is_fatal, retry_transient
 from transforms.records import KafkaRecord
 
-__all__ = ["KafkaRead", "ReadFromKafka", "StartPosition", "TIMESTAMP_POLICIES", "OFFSETS"]
+__all__ = ["KafkaRead", "ReadFromKafka", "StartPosition", "TIMESTAMP_POLICIES", "OFFSETS", "EVENT_TIME_FALLBACKS", "EVENT_TIMES_REJECTED", "RECORDS_READ", "PARTITIONS_DISCOVERED"]
+
+# Counters (namespace, name), for whoever reads the job's metrics.
+EVENT_TIME_FALLBACKS = ("ReadFromKafka", "event_time_fallbacks")
+EVENT_TIMES_REJECTED = ("ReadFromKafka", "event_times_rejected")
+RECORDS_READ = ("ReadFromKafka", "records_read")
+PARTITIONS_DISCOVERED = ("ReadFromKafka", "partitions_discovered")
 
 # The tag of the ledger output (PartitionStart, OffsetCredit for offsets without a record).
 OFFSETS = "offsets"
@@ -220,14 +226,14 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         self._settings = settings
         self._processing_time = timestamp_policy == "processing_time"
         self._payload_field = timestamp_policy[len("field:"):] if timestamp_policy.startswith("field:") else None
-        self._fallbacks = Metrics.counter("ReadFromKafka", "event_time_fallbacks")
+        self._fallbacks = Metrics.counter(*EVENT_TIME_FALLBACKS)
         self._max_out_of_orderness = Duration(seconds=max_out_of_orderness_s)
         self._discovery_s = discovery_s
         self._topics = tuple(topics)
         self._max_future_skew_us = int(max_future_skew_s * 1e6)
-        self._rejected = Metrics.counter("ReadFromKafka", "event_times_rejected")
-        self._records_read = Metrics.counter("ReadFromKafka", "records_read")
-        self._discovered = Metrics.counter("ReadFromKafka", "partitions_discovered")
+        self._rejected = Metrics.counter(*EVENT_TIMES_REJECTED)
+        self._records_read = Metrics.counter(*RECORDS_READ)
+        self._discovered = Metrics.counter(*PARTITIONS_DISCOVERED)
 
     def initial_estimator_state(self, element, restriction):
         return None

@@ -20,7 +20,11 @@ from transforms.text.nltk_resources import (
 from transforms.text.normalize import Normalization, is_punctuation, make_normalizer
 from transforms.text.tokenizers import make_tokenizer, needs_punkt, punkt_parameters
 
-__all__ = ["TokenizeText", "TokenizedMessage", "is_punctuation"]
+__all__ = ["TokenizeText", "TokenizedMessage", "is_punctuation", "TOKENS", "TOKENIZER_DEAD_LETTERS"]
+
+# Counters (namespace, name), for whoever reads the job's metrics.
+TOKENS = ("TokenizeText", "tokens")
+TOKENIZER_DEAD_LETTERS = ("TokenizeText", "dead_letters")
 
 # Tokenizing this once in setup() compiles the patterns NLTK compiles lazily.
 _WARM_UP_TEXT = "Warm up: Dr. Smith's 2 cats. @beam :-)"
@@ -52,8 +56,8 @@ class _TokenizeFn(beam.DoFn):
         self._normalization = normalization
         self._wordnet = wordnet
         self._nltk_data_path = nltk_data_path
-        self._tokens = Metrics.counter("TokenizeText", "tokens")
-        self._failures = Metrics.counter("TokenizeText", "dead_letters")
+        self._tokens = Metrics.counter(*TOKENS)
+        self._failures = Metrics.counter(*TOKENIZER_DEAD_LETTERS)
 
     def setup(self):
         # Loading Punkt and WordNet and compiling NLTK's patterns is the expensive part: once per worker.
