@@ -19,7 +19,7 @@ from transforms.kafka.read import KafkaRead, ReadFromKafka, StartPosition, consu
 from transforms.lateness import SplitLateMessages
 from transforms.sinks import WriteRows
 from transforms.text.tokenize import TokenizeText
-from transforms.windowing import WindowTokens
+from transforms.windowing import WindowSpec, WindowTokens
 
 __all__ = ["JobOutputs", "build_pipeline", "count_tokens", "read_source", "pipeline_options"]
 
@@ -91,22 +91,26 @@ class JobOutputs(NamedTuple):
     late_records: beam.PCollection
 
 
+def window_spec(config: RunConfig) -> WindowSpec:
+    """The windows and firings the config describes."""
+    window, trigger = config.window, config.trigger
+    return WindowSpec(window.type, size_s=window.size_s, period_s=window.period_s, gap_s=window.gap_s,
+                      offset_s=window.offset_s, early=trigger.early, late=trigger.late, repeat=trigger.repeat,
+                      allowed_lateness_s=trigger.allowed_lateness_s,
+                      accumulating=trigger.accumulation == "accumulating")
+
+
 def count_tokens(records, config: RunConfig) -> JobOutputs:
     """KafkaRecords -> result rows, dead-letter rows and late-record rows, as the config describes."""
     decoded = records | "DecodeMessages" >> DecodeMessages(
         config.format.type, config.format.text_field, config.format.encoding)
-    window, trigger = config.window, config.trigger
-    split = decoded.messages | "SplitLateMessages" >> SplitLateMessages(
-        window.type, size_s=window.size_s, period_s=window.period_s, gap_s=window.gap_s,
-        offset_s=window.offset_s, allowed_lateness_s=trigger.allowed_lateness_s)
+    windows = window_spec(config)  # one spec: the late split and the windows cannot disagree
+    split = decoded.messages | "SplitLateMessages" >> SplitLateMessages(windows)
     tokenize = config.tokenize
     tokenized = split.on_time | "TokenizeText" >> TokenizeText(tokenize.tokenizer, **tokenize.transform_options())
     rows = (
         tokenized.tokens
-        | "WindowTokens" >> WindowTokens(
-            window.type, size_s=window.size_s, period_s=window.period_s, gap_s=window.gap_s,
-            offset_s=window.offset_s, early=trigger.early, late=trigger.late, repeat=trigger.repeat,
-            allowed_lateness_s=trigger.allowed_lateness_s, accumulating=trigger.accumulation == "accumulating")
+        | "WindowTokens" >> WindowTokens(windows)
         | "CountTokens" >> CountTokens(config.count.top_k, config.count.emit_counts, config.count.by_key,
                                        offset_credits=commits_offsets(config))
     )

@@ -6,6 +6,8 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transforms.lateness import SplitLateMessages, latest_window_end_us
 from transforms.records import Message
@@ -44,3 +46,18 @@ def test_global_windows_never_make_a_message_late():
         split = p | beam.Create([TimestampedValue(_message(0, 10**6), T0)]) | SplitLateMessages("global")
         assert_that(split.late, equal_to([]), label="NoLate")
         assert_that(split.on_time | beam.Map(lambda m: m.offset), equal_to([0]), label="OnTime")
+
+
+@given(st.integers(-10**15, 10**15), st.integers(1, 3600), st.integers(1, 3600), st.integers(0, 3600))
+def test_the_last_window_end_is_the_end_of_beams_last_window(at_us, size_s, period_s, offset_s):
+    from apache_beam.transforms import window
+    from apache_beam.utils.timestamp import Timestamp
+
+    from transforms.windowing import WindowSpec
+
+    period_s = min(period_s, size_s)
+    for spec in (WindowSpec("fixed", size_s=size_s, offset_s=offset_s % size_s),
+                 WindowSpec("sliding", size_s=size_s, period_s=period_s, offset_s=offset_s % period_s)):
+        assigned = spec.window_fn().assign(window.WindowFn.AssignContext(Timestamp(micros=at_us)))
+        assert spec.latest_window_end_us(at_us) == max(w.end.micros for w in assigned)
+        assert all(w.start.micros <= at_us < w.end.micros for w in assigned)

@@ -11,13 +11,14 @@ windows with a watermark that has not passed them, so Beam keeps it.
 from __future__ import annotations
 
 import base64
-from typing import Optional
+from typing import Optional, Union
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.event_time import iso_utc
 from transforms.records import Message
+from transforms.windowing import WindowSpec
 
 __all__ = ["SplitLateMessages", "LATE", "latest_window_end_us", "LATE_RECORDS"]
 
@@ -27,29 +28,21 @@ LATE_RECORDS = ("SplitLateMessages", "late_records")
 LATE = "late"
 
 
-def latest_window_end_us(kind: str, timestamp_us: int, size_s: float = 0, period_s: Optional[float] = None,
-                         gap_s: Optional[float] = None, offset_s: float = 0) -> Optional[int]:
+def latest_window_end_us(kind: str, timestamp_us: int, **window_fields) -> Optional[int]:
     """The end of the last window an element at this time belongs to; None: it never closes."""
-    if kind == "global":
-        return None
-    if kind == "session":
-        return timestamp_us + int(gap_s * 1e6)
-    step_us = int((period_s if kind == "sliding" else size_s) * 1e6)
-    offset_us = int(offset_s * 1e6)
-    last_start = timestamp_us - (timestamp_us - offset_us) % step_us
-    return last_start + int(size_s * 1e6)
+    return WindowSpec(kind, **window_fields).latest_window_end_us(timestamp_us)
 
 
 class _SplitLateFn(beam.DoFn):
     """Message -> Message (on time), or a late_record row when its windows have closed."""
 
-    def __init__(self, window: dict, allowed_lateness_s: float):
-        self._window = window
-        self._lateness_us = int(allowed_lateness_s * 1e6)
+    def __init__(self, spec: WindowSpec):
+        self._spec = spec
+        self._lateness_us = int(spec.allowed_lateness_s * 1e6)
         self._late = Metrics.counter(*LATE_RECORDS)
 
     def process(self, message: Message, timestamp=beam.DoFn.TimestampParam):
-        end_us = latest_window_end_us(timestamp_us=timestamp.micros, **self._window)
+        end_us = self._spec.latest_window_end_us(timestamp.micros)
         if end_us is None or message.watermark_ms is None:
             yield message
             return
@@ -69,18 +62,15 @@ class _SplitLateFn(beam.DoFn):
 
 
 class SplitLateMessages(beam.PTransform):
-    """Messages -> (on-time Messages, `late` rows), for the given windows and lateness.
+    """Messages -> (on-time Messages, `late` rows), for the windows and lateness of a WindowSpec.
 
-    Args:
-        kind, size_s, period_s, gap_s, offset_s: the windows, as in WindowTokens.
-        allowed_lateness_s: as in WindowTokens.
+    Takes the same WindowSpec as WindowTokens, or its fields: SplitLateMessages("fixed", size_s=10).
     """
 
-    def __init__(self, kind: str = "fixed", *, size_s: float = 60, period_s: Optional[float] = None,
-                 gap_s: Optional[float] = None, offset_s: float = 0, allowed_lateness_s: float = 0):
+    def __init__(self, spec: Union[WindowSpec, str, None] = None, *, kind: str = "fixed", **fields):
         super().__init__()
-        window = {"kind": kind, "size_s": size_s, "period_s": period_s, "gap_s": gap_s, "offset_s": offset_s}
-        self._fn = _SplitLateFn(window, allowed_lateness_s)
+        spec = spec if spec is not None else kind
+        self._fn = _SplitLateFn(spec if isinstance(spec, WindowSpec) else WindowSpec(spec, **fields))
 
     def expand(self, messages):
         return messages | "SplitLate" >> beam.ParDo(self._fn).with_outputs(LATE, main="on_time")
