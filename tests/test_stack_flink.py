@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import zipfile
 
-from pipeline.stack import flink
+from pipeline.stack.flink import job_server as flink
 
 JAR = {"flink_job_server_jar": "/opt/job-server.jar"}
 
 
 def test_a_bounded_read_runs_as_a_streaming_job_without_checkpoints():
     defaults = flink.flink_option_defaults(JAR, unbounded=False)
+    launcher = defaults.pop("job_server_java_launcher")  # the job server dies with the process that started it
     assert defaults == {"flink_version": flink.FLINK_MINOR_VERSION, "streaming": True}
+    assert launcher.endswith("java-with-parent")
 
 
 def test_a_stream_is_checkpointed_and_a_drained_one_lets_the_sources_end_after_the_drain():
@@ -22,7 +24,8 @@ def test_a_stream_is_checkpointed_and_a_drained_one_lets_the_sources_end_after_t
 
 
 def test_options_a_config_sets_win_over_the_defaults():
-    given = {**JAR, "streaming": False, "checkpointing_interval": 500, "flink_version": "1.19"}
+    given = {**JAR, "streaming": False, "checkpointing_interval": 500, "flink_version": "1.19",
+             "job_server_java_launcher": "java"}
     assert flink.flink_option_defaults(given, unbounded=True) == {}
 
 

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NoReturn
 
 from pipeline.stack import paths
-from pipeline.stack.errors import StackError, read_log, summarize_output
+from pipeline.stack.errors import StackError, summarize_output
 from pipeline.stack.locking import exclusive_lock
 from pipeline.stack.maven import fetch_artifacts
 from pipeline.stack.net import LOCALHOST, accepts_connections, port_in_use
-from pipeline.stack.process import is_alive, launch, read_pid, terminate, write_pid
+from pipeline.stack.process import Launches, is_alive, read_pid, terminate
 
 __all__ = ["KAFKA_ARTIFACTS", "KAFKA_VERSION", "KafkaBroker", "default_kafka_state_dir"]
 
@@ -86,8 +83,7 @@ class KafkaBroker:
             else default_kafka_state_dir()
         )
         self.heap = heap
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log_offsets: dict[Path, int] = {}
+        self._launches = Launches(self.state_dir / "logs", self.stop)
 
     def __repr__(self) -> str:
         return (
@@ -224,10 +220,7 @@ class KafkaBroker:
         pid = read_pid(self.pid_file)
         if pid is not None:
             terminate(pid, timeout, marker=str(self.config_path))
-        if self._process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._process.wait(timeout=5)
-            self._process = None
+        self._launches.reap("broker")
         self.pid_file.unlink(missing_ok=True)
 
     def create_topic(
@@ -333,44 +326,31 @@ class KafkaBroker:
             )
 
     def _launch(self, java: str, jars: Path) -> None:
-        command = self._java_command(java, jars, "kafka.Kafka", str(self.config_path))
-        self._log_offsets = {
-            path: _size(path) for path in (self.stdout_path, self.log_path)
-        }
-        self._process = launch(command, cwd=self.state_dir, log_path=self.stdout_path)
-        write_pid(self.pid_file, self._process.pid)
+        # The JVM's own errors go to stdout.log; Kafka's go to server.log. Only this launch counts.
+        self._launches = Launches(self.log_path.parent, self.stop)
+        self._launches.launch("broker", self._java_command(java, jars, "kafka.Kafka", str(self.config_path)),
+                              label="Kafka", cwd=self.state_dir, log_path=self.stdout_path, pid_file=self.pid_file,
+                              more_logs=(self.log_path,))
 
     def _wait_until_ready(self, timeout: float) -> None:
         from confluent_kafka import KafkaException
         from confluent_kafka.admin import AdminClient
 
-        deadline = time.monotonic() + timeout
         admin = None
-        while time.monotonic() < deadline:
-            exit_code = self._process.poll() if self._process is not None else None
-            if exit_code is not None:
-                self._fail(f"Kafka exited during startup (exit code {exit_code})")
+
+        def ready() -> bool:
+            nonlocal admin
             if admin is None and accepts_connections(self.port):
                 admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
-            if admin is not None:
-                try:
-                    if _NODE_ID in admin.list_topics(timeout=2).brokers:
-                        return
-                except KafkaException:
-                    pass
-            time.sleep(_POLL_SECONDS)
-        self._fail(
-            f"Kafka did not become ready on {self.bootstrap_servers} within {timeout:g} s"
-        )
+            if admin is None:
+                return False
+            try:
+                return _NODE_ID in admin.list_topics(timeout=2).brokers
+            except KafkaException:
+                return False
 
-    def _fail(self, what: str) -> NoReturn:
-        self.stop(timeout=10)
-        # The JVM's own errors go to stdout.log; Kafka's go to server.log. Only this launch counts.
-        output = "".join(
-            read_log(path, since) for path, since in self._log_offsets.items()
-        )
-        details = summarize_output(output)
-        raise StackError(f"{what}: {details} (logs: {self.log_path.parent})")
+        self._launches.wait_until(ready, timeout, f"Kafka did not become ready on {self.bootstrap_servers} "
+                                                  f"within {timeout:g} s", poll_s=_POLL_SECONDS)
 
 
 def _java() -> str:
@@ -380,13 +360,6 @@ def _java() -> str:
             "cannot start Kafka: 'java' is not on PATH; install a Java 17+ runtime"
         )
     return java
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 def _read_properties(path: Path) -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""Background service processes: launch detached, track by pid file, stop for sure."""
+"""Background service processes: launch detached, track by pid file, wait until ready, fail with the log, stop for sure.
+
+Kafka and the Flink cluster share this lifecycle: `Launches` keeps the processes a
+start() launched and where their logs stood, so that waiting notices a process
+that died, and a failed start stops what it started and says why in one line.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
-__all__ = ["is_alive", "launch", "read_pid", "terminate", "write_pid"]
+from pipeline.stack.errors import StackError, read_log, summarize_output
+
+__all__ = ["Launches", "file_size", "is_alive", "launch", "read_pid", "terminate", "write_pid"]
 
 _POLL_SECONDS = 0.1
 
@@ -48,6 +56,68 @@ def launch(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+class Launches:
+    """The processes one start() launched, and where their logs stood: to wait for them and to fail well.
+
+    Args:
+        log_dir: Where the service's logs are, for the error message.
+        stop: Stops the whole service (called before a failed start raises).
+    """
+
+    def __init__(self, log_dir: Path, stop: Callable[..., object]):
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._labels: dict[str, str] = {}
+        self._log_offsets: dict[Path, int] = {}
+        self._log_dir = log_dir
+        self._stop = stop
+
+    def launch(self, name: str, command: Sequence[str], *, label: str, cwd: Path, log_path: Path, pid_file: Path,
+               env: dict[str, str] | None = None, more_logs: Sequence[Path] = ()) -> subprocess.Popen[bytes]:
+        """Launches one process of the service (see `launch`) and records its pid file."""
+        for path in (log_path, *more_logs):
+            self._log_offsets[path] = file_size(path)
+        process = launch(command, cwd=cwd, log_path=log_path, env=env)
+        self.processes[name], self._labels[name] = process, label
+        write_pid(pid_file, process.pid)
+        return process
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float, not_ready: str,
+                   poll_s: float = 0.25) -> None:
+        """Polls `ready` until it says yes; fails when a process exits first or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                exit_code = process.poll()
+                if exit_code is not None:
+                    self.fail(f"{self._labels[name]} exited during startup (exit code {exit_code})")
+            if ready():
+                return
+            time.sleep(poll_s)
+        self.fail(not_ready)
+
+    def fail(self, what: str) -> NoReturn:
+        """Stops the service and raises one line: what happened and the end of this launch's logs."""
+        output = "".join(read_log(path, since) for path, since in self._log_offsets.items())
+        self._stop(timeout=10)
+        raise StackError(f"{what}: {summarize_output(output)} (logs: {self._log_dir})")
+
+    def reap(self, name: str, timeout: float = 5.0) -> None:
+        """Waits for a stopped process, so that it leaves no zombie behind in this Python process."""
+        process = self.processes.pop(name, None)
+        if process is not None:
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
 
 
 def read_pid(pid_file: Path) -> int | None:
