@@ -12,12 +12,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.config import RunConfig, SinkConfig
 from pipeline.runner_check import worker_processes
 from transforms.compat import fn_api_runner_with_options
-from transforms.counting import CountTokens
+from transforms.counting import CountSpec, CountTokens
 from transforms.decode import DecodeMessages
 from transforms.kafka.commit import CommitOffsets
 from transforms.kafka.read import KafkaRead, ReadFromKafka, StartPosition, consumer_settings
 from transforms.lateness import SplitLateMessages
-from transforms.sinks import WriteRows
+from transforms.sinks import SinkSpec, WriteRows
 from transforms.text.tokenize import TokenizeText
 from transforms.windowing import WindowSpec, WindowTokens
 
@@ -111,8 +111,8 @@ def count_tokens(records, config: RunConfig) -> JobOutputs:
     rows = (
         tokenized.tokens
         | "WindowTokens" >> WindowTokens(windows)
-        | "CountTokens" >> CountTokens(config.count.top_k, config.count.emit_counts, config.count.by_key,
-                                       offset_credits=commits_offsets(config))
+        | "CountTokens" >> CountTokens(CountSpec(config.count.top_k, config.count.emit_counts, config.count.by_key,
+                                                 offset_credits=commits_offsets(config)))
     )
     dead_letters = (decoded.dead_letter, tokenized.dead_letter) | "CollectDeadLetters" >> beam.Flatten()
     return JobOutputs(rows, dead_letters, split.late)
@@ -120,7 +120,7 @@ def count_tokens(records, config: RunConfig) -> JobOutputs:
 
 def _write(sink: SinkConfig, bootstrap_servers: str, run_id: str) -> WriteRows:
     producer_config = {"bootstrap.servers": bootstrap_servers, **sink.producer_config}
-    return WriteRows(sink.type, path=sink.path, topic=sink.topic, producer_config=producer_config, run_id=run_id)
+    return WriteRows(SinkSpec(sink.type, sink.path, sink.topic, producer_config, run_id))
 
 
 def build_pipeline(config: RunConfig, options: PipelineOptions) -> beam.Pipeline:

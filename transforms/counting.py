@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Iterable, NamedTuple, Optional, Tuple
 
@@ -33,7 +34,7 @@ from transforms.event_time import iso_utc
 from transforms.kafka.ledger import OffsetCredit, add_offset, merge_ranges
 from transforms.text.tokenize import TokenizedMessage
 
-__all__ = ["CountTokens", "WindowCounts", "MergeCountsFn", "by_count", "top_tokens", "pane_fields", "PANES"]
+__all__ = ["CountSpec", "CountTokens", "WindowCounts", "MergeCountsFn", "by_count", "top_tokens", "pane_fields", "PANES"]
 
 # Counters (namespace, name), for whoever reads the job's metrics.
 PANES = ("CountTokens", "panes")
@@ -182,10 +183,11 @@ class _KeyCountRowsFn(beam.DoFn):
         yield from _credits(pane_counts, "key", window, self._merging, self._copies)
 
 
-class CountTokens(beam.PTransform):
-    """Windowed TokenizedMessages -> output rows (summary, top, count) per pane.
+@dataclass(frozen=True)
+class CountSpec:
+    """What CountTokens writes per pane.
 
-    Args:
+    Attributes:
         top_k: how many tokens the top row lists.
         emit_counts: also emit one count row per token (the full counts).
         by_key: also emit key_count rows: token counts per Kafka message key.
@@ -193,15 +195,32 @@ class CountTokens(beam.PTransform):
             messages it counted (for CommitOffsets, behind a sink).
     """
 
-    def __init__(self, top_k: int = 10, emit_counts: bool = True, by_key: bool = False,
-                 offset_credits: bool = False, label: Optional[str] = None):
+    top_k: int = 10
+    emit_counts: bool = True
+    by_key: bool = False
+    offset_credits: bool = False
+
+    def __post_init__(self):
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+
+
+class CountTokens(beam.PTransform):
+    """Windowed TokenizedMessages -> output rows (summary, top, count) per pane, as a CountSpec says.
+
+    Takes a CountSpec, or its fields: CountTokens(top_k=3).
+    """
+
+    def __init__(self, spec: Optional[CountSpec] = None, emit_counts: bool = True, by_key: bool = False,
+                 offset_credits: bool = False, label: Optional[str] = None, *, top_k: int = 10):
         super().__init__(label)
-        if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
-        self._top_k = top_k
-        self._emit_counts = emit_counts
-        self._by_key = by_key
-        self._offset_credits = offset_credits
+        if isinstance(spec, int):  # CountTokens(5): the top_k, as it was always given first
+            spec, top_k = None, spec
+        spec = spec or CountSpec(top_k, emit_counts, by_key, offset_credits)
+        self._top_k = spec.top_k
+        self._emit_counts = spec.emit_counts
+        self._by_key = spec.by_key
+        self._offset_credits = spec.offset_credits
 
     def expand(self, messages):
         merging = messages.windowing.windowfn.is_merging()

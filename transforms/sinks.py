@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 import apache_beam as beam
@@ -23,7 +24,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from transforms.kafka.ledger import OffsetCredit, merge_ranges
 from transforms.terminal_text import escape_controls
 
-__all__ = ["WriteRows", "SINK_TYPES", "format_pane_table", "ROWS_WRITTEN"]
+__all__ = ["SinkSpec", "WriteRows", "SINK_TYPES", "format_pane_table", "ROWS_WRITTEN"]
 
 # Counters (namespace, name), for whoever reads the job's metrics.
 ROWS_WRITTEN = ("WriteRows", "rows_written")
@@ -211,32 +212,49 @@ class _ProduceToKafkaFn(_SinkFn):
         self._producer.flush(10)
 
 
-class WriteRows(beam.PTransform):
-    """Writes rows to the sink `kind`: stdout, jsonl (path), kafka (topic) or log.
+@dataclass(frozen=True)
+class SinkSpec:
+    """Where rows go: stdout, jsonl (path), kafka (topic, producer_config) or log.
 
-    Rows may come with OffsetCredits (see transforms.kafka.ledger) after the rows
-    they cover; the output is the credits of what has been written. `run_id`,
-    when given, is added to every row the file and Kafka sinks write.
+    `run_id`, when given, is added to every row the file and Kafka sinks write.
     """
 
-    def __init__(self, kind: str, *, path: Optional[str] = None, topic: Optional[str] = None,
+    type: str = "stdout"
+    path: Optional[str] = None
+    topic: Optional[str] = None
+    producer_config: Mapping[str, object] = field(default_factory=dict, repr=False)
+    run_id: Optional[str] = None
+
+    def __post_init__(self):
+        if self.type not in SINK_TYPES:
+            raise ValueError(f"unknown sink {self.type!r}; choose one of {', '.join(SINK_TYPES)}")
+        if self.type == "jsonl" and not self.path:
+            raise ValueError("the jsonl sink needs a path")
+        if self.type == "kafka" and not self.topic:
+            raise ValueError("the kafka sink needs a topic")
+
+    def write_fn(self) -> "_SinkFn":
+        if self.type == "jsonl":
+            return _AppendJsonLinesFn(self.path, self.run_id)
+        if self.type == "kafka":
+            return _ProduceToKafkaFn(self.topic, self.producer_config, self.run_id)
+        return _PrintFn() if self.type == "stdout" else _LogFn()
+
+
+class WriteRows(beam.PTransform):
+    """Writes rows where a SinkSpec says (or its fields: WriteRows("jsonl", path=...)).
+
+    Rows may come with OffsetCredits (see transforms.kafka.ledger) after the rows
+    they cover; the output is the credits of what has been written.
+    """
+
+    def __init__(self, spec, *, path: Optional[str] = None, topic: Optional[str] = None,
                  producer_config: Optional[Mapping[str, object]] = None, run_id: Optional[str] = None,
                  label: Optional[str] = None):
         super().__init__(label)
-        if kind == "jsonl":
-            if not path:
-                raise ValueError("the jsonl sink needs a path")
-            self._fn = _AppendJsonLinesFn(path, run_id)
-        elif kind == "kafka":
-            if not topic:
-                raise ValueError("the kafka sink needs a topic")
-            self._fn = _ProduceToKafkaFn(topic, producer_config or {}, run_id)
-        elif kind == "stdout":
-            self._fn = _PrintFn()
-        elif kind == "log":
-            self._fn = _LogFn()
-        else:
-            raise ValueError(f"unknown sink {kind!r}; choose one of {', '.join(SINK_TYPES)}")
+        if not isinstance(spec, SinkSpec):
+            spec = SinkSpec(spec, path, topic, dict(producer_config or {}), run_id)
+        self._fn = spec.write_fn()
 
     def expand(self, rows):
         return rows | "Write" >> beam.ParDo(self._fn)
