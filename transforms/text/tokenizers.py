@@ -119,6 +119,34 @@ def validate_pattern(pattern: str) -> None:
     if compiled.groups:
         raise ValueError("the pattern has capturing groups, which make NLTK return groups instead of "
                          "tokens: use non-capturing groups (?:...)")
+    slow = _backtracking_probe(compiled, pattern)
+    if slow is not None:
+        raise ValueError(f"the pattern backtracks catastrophically: on {slow} it runs past "
+                         f"{_PROBE_LIMIT_S:g}s (every such message would stall a worker): avoid nested or "
+                         "overlapping repetition such as (a|a)* or (a+)+")
+
+
+# A pattern that takes this long on a few kilobytes of plain input will stall on real messages.
+_PROBE_LIMIT_S = 0.2
+_PROBE_RUN = 2000
+
+
+def _backtracking_probe(compiled, pattern: str) -> Optional[str]:
+    """The first probe input the pattern cannot finish within the limit, described; None if it finishes all.
+
+    Probes are long runs of single characters (the pattern's own literal characters among them,
+    since a catastrophic branch matches those) and of two alternating ones, each ending in
+    a character that makes the match fail at the end, which is where backtracking explodes.
+    """
+    characters = list(dict.fromkeys("a1 x.-" + "".join(c for c in pattern if c.isalnum())))[:16]
+    probes = [(f"{_PROBE_RUN} x {c!r}", c * _PROBE_RUN + "!") for c in characters]
+    probes += [(f"{_PROBE_RUN} x 'ab'", "ab" * _PROBE_RUN + "!"), (f"{_PROBE_RUN} x 'a '", "a " * _PROBE_RUN + "!")]
+    for described, text in probes:
+        try:
+            compiled.findall(text, timeout=_PROBE_LIMIT_S)
+        except TimeoutError:
+            return described
+    return None
 
 
 def _sentence_splitter(language: str, punkt: str, parameters: Optional[PunktParameters],
