@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 
     plot.add_arguments(commands.add_parser("plot", help="draw token counts per window from JSON-lines output"))
 
+    commands.add_parser("schema", help="print the run config's JSON Schema (run_configs/run-config.schema.json)")
+
     stack = commands.add_parser("stack", help="local Kafka, Prism and (--flink) a Flink cluster: up, down, status")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.add_argument("--kafka-port", type=int, default=9092)
@@ -408,6 +410,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from pipeline import plot
 
             return plot.run(args)
+        if args.command == "schema":
+            import json
+
+            print(json.dumps(RunConfig.model_json_schema(), indent=2))
+            return 0
         return _stack(args)
     except (ConfigError, MissingNltkData, StackError) as e:
         print(f"error: {redact(str(e))}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The run config: YAML parsed once into frozen, typed objects.
+"""The run config: a YAML file read once into frozen, typed objects, with a published JSON Schema.
 
 Every error is one line that names the file and the dotted key (ConfigError),
 raised before any job starts. Values are checked by the parts that will use them
@@ -9,26 +9,51 @@ Beam's parser and validator (see pipeline.preflight), NLTK names by NLTK.
 writes a literal `${`), so secrets never live in the file; every substituted value
 is remembered (pipeline.secret_values) and never printed, and `redacted()` shows
 a config without them.
+
+The sections are pydantic dataclasses (extra keys forbidden, frozen). Attributes
+keep the names the code reads (`window.size_s`); the keys of a file are their
+aliases (`window.size`), and a file is validated by alias only, so `size_s` is no
+key of a file. Dataclasses rather than BaseModels, so that `dataclasses.replace`
+derives a config (`run --duration`); it validates again, so every validator takes
+its own output. `RunConfig.model_json_schema()` is what `python -m pipeline schema`
+prints and run_configs/run-config.schema.json holds.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import re
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Annotated, Any, Callable, Literal, Mapping, Optional, Union
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic.json_schema import SkipJsonSchema
 
 from pipeline import secret_values
+from pipeline.preflight import SettingError, check_beam_options, check_client_settings
 from transforms.kafka.read import TIMESTAMP_POLICIES
 from transforms.sinks import SINK_TYPES
+from transforms.text.nltk_resources import NLTK_DATA_MODES
+from transforms.text.normalize import LEMMA_POS, LEMMATIZERS, STEMMERS
 from transforms.text.tokenizers import ENGINES, PUNKT_MODES, TOKENIZERS
 from transforms.windowing import WINDOW_TYPES
 
@@ -36,7 +61,9 @@ __all__ = [
     "ConfigError",
     "RunConfig",
     "SourceConfig",
+    "StopConfig",
     "load_config",
+    "parse_config",
     "parse_duration",
     "substitute_env",
     "RUNNERS",
@@ -53,6 +80,7 @@ _MAX_VALUES = 100_000  # values after YAML aliases are expanded; the run configs
 # Windows one element may fall into (sliding size / period): each costs a copy of every token count.
 MAX_WINDOWS_PER_ELEMENT = 1000
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")  # what Kafka accepts as a topic name
+_LANGUAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 # Client settings that hold secrets: sasl.password, ssl.key.password, sasl.oauthbearer.client.secret, ...
 _SECRET_KEY = re.compile(r"password|secret|(^|[._])token($|[._])|credential|private|key\.pem|ssl\.key", re.I)
 
@@ -82,56 +110,6 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
-class _Section:
-    """Takes typed keys out of one mapping; leftover keys are errors."""
-
-    def __init__(self, source: str, prefix: str, mapping: Any):
-        self.source = source
-        self.prefix = prefix
-        if mapping is None:
-            mapping = {}
-        if not isinstance(mapping, Mapping):
-            raise self.error("", f"expected a mapping, got {type(mapping).__name__}")
-        self._mapping = dict(mapping)
-
-    def error(self, key: str, message: str) -> ConfigError:
-        dotted = ".".join(p for p in (self.prefix, key) if p)
-        return ConfigError(f"{self.source}: {dotted or '(top level)'}: {message}")
-
-    def take(self, key: str, kinds, default=None, choices=None):
-        value = self._mapping.pop(key, default)
-        if value is None:
-            return None
-        if kinds is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kinds) or (isinstance(value, bool) and kinds in (int, float)):
-            names = kinds.__name__ if isinstance(kinds, type) else " or ".join(k.__name__ for k in kinds)
-            raise self.error(key, f"expected {names}, got {type(value).__name__} {value!r}")
-        if choices is not None and value not in choices:
-            raise self.error(key, f"must be one of {', '.join(map(str, choices))}, got {value!r}")
-        return value
-
-    def duration(self, key: str, default=None) -> Optional[float]:
-        value = self._mapping.pop(key, default)
-        if value is None:
-            return None
-        try:
-            return parse_duration(value)
-        except ValueError as e:
-            raise self.error(key, str(e)) from None
-
-    def section(self, key: str) -> "_Section":
-        return _Section(self.source, ".".join(p for p in (self.prefix, key) if p), self._mapping.pop(key, None))
-
-    def raw(self, key: str, default=None):
-        return self._mapping.pop(key, default)
-
-    def finish(self) -> None:
-        if self._mapping:
-            key = sorted(self._mapping, key=str)[0]  # YAML keys may be numbers too
-            raise self.error(str(key), "unknown key")
-
-
 def substitute_env(text: str, source: str, key: str) -> str:
     """`text` with each `${NAME}` replaced by the environment variable NAME (remembered as a secret)."""
     def replace(match: re.Match) -> str:
@@ -148,48 +126,156 @@ def substitute_env(text: str, source: str, key: str) -> str:
     return _ENV_REFERENCE.sub(replace, text) if "$" in text else text
 
 
-def _resolve_values(data: Any, source: str) -> Any:
-    """One walk over the whole config: substitutes `${NAME}` in every string, refuses NaN and infinity.
+# ---------------------------------------------------------------------------------------------
+# Value types. A check that refuses a value raises ValueError with the message of the one-line
+# error, or SettingError when the message belongs to a key below the one being checked.
 
-    Returns a copy, so YAML aliases become separate values; their number is
-    bounded, so that a few lines of nested aliases cannot expand into billions.
-    """
-    budget = [_MAX_VALUES]
+# Strict: YAML says what a value is; `1` is no bool and `"5"` no number, as the files always had it.
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]
+Duration = Annotated[float, PlainValidator(parse_duration), WithJsonSchema({
+    "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}],
+    "description": "a duration: 500ms, 30s, 5m, 1h, 1d or a number of seconds"})]
 
-    def walk(value: Any, key: str) -> Any:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise ConfigError(f"{source}: {key or '(top level)'}: more than {_MAX_VALUES} values "
-                              "(YAML aliases nested in aliases?)")
-        if isinstance(value, Mapping):
-            return {k: walk(v, ".".join(p for p in (key, str(k)) if p)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v, f"{key}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{source}: {key}: expected a finite number, got {value}")
-        if isinstance(value, str):
-            return substitute_env(value, source, key)
+
+def _must(ok: Callable[[Any], bool], message: str) -> AfterValidator:
+    """Refuses a value for which `ok` is false, with `message` ({v}: the value)."""
+    def check(value):
+        if not ok(value):
+            raise ValueError(message.format(v=value))
         return value
 
-    return walk(data, "")
+    return AfterValidator(check)
 
 
-def _client_config(section: _Section, key: str, kind: str) -> dict:
-    """Kafka client settings (kind: consumer or producer), checked by librdkafka without connecting."""
-    from pipeline.preflight import SettingError, check_client_settings
+def _one_of(*choices: str):
+    return Annotated[str, Strict(), _must(lambda v: v in choices, f"must be one of {', '.join(choices)}, got {{v!r}}"),
+                     WithJsonSchema({"type": "string", "enum": list(choices)})]
 
-    values = section.raw(key, {}) or {}
-    if not isinstance(values, Mapping):
-        raise section.error(key, f"expected a mapping, got {type(values).__name__}")
-    settings = {str(k): v for k, v in values.items()}
+
+def _int_range(low: int, high: Optional[int] = None):
+    if high is None:
+        return Annotated[int, Strict(), _must(lambda v: v >= low, f"must be at least {low}, got {{v}}"),
+                         WithJsonSchema({"type": "integer", "minimum": low})]
+    return Annotated[int, Strict(), _must(lambda v: low <= v <= high, f"must be between {low} and {high}, got {{v}}"),
+                     WithJsonSchema({"type": "integer", "minimum": low, "maximum": high})]
+
+
+def _plain(check: Callable, schema_type: Any):
+    """A value of the file's own forms, made into its runtime form by `check` (which takes that form too)."""
+    return PlainValidator(check, json_schema_input_type=schema_type)
+
+
+def _settings(kind: str):
+    """A mapping of Kafka client settings (kind: consumer or producer), checked by librdkafka without connecting."""
+    def check(values: Any) -> dict:
+        values = values or {}
+        if not isinstance(values, Mapping):
+            raise ValueError(f"expected a mapping, got {type(values).__name__}")
+        settings = {str(k): v for k, v in values.items()}
+        check_client_settings(kind, settings)  # SettingError names the setting
+        return settings
+
+    return Annotated[dict, _plain(check, Optional[dict[str, Any]])]
+
+
+def _beam_options(values: Any, info: ValidationInfo) -> dict:
+    """`options`: Beam pipeline options, checked by Beam's parser and validator for the runner."""
+    options = values or {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"expected a mapping of Beam pipeline options, got {options!r}")
+    options = {str(k): v for k, v in options.items()}
+    if "runner" in info.data:  # else the runner is refused already
+        check_beam_options(options, info.data["runner"])
+    return options
+
+
+def _strings(value: Any, what: str, original: Any = None) -> tuple:
+    """A list of non-empty strings as a tuple, else ValueError: expected `what`."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"expected {what}, got {value if original is None else original!r}")
+    return tuple(value)
+
+
+def _topics(value: Any) -> tuple:
+    topics = _strings([value] if isinstance(value, str) else value, "a non-empty list of topic names")
+    if not topics:
+        raise ValueError("expected a non-empty list of topic names, got []")
+    for topic in topics:
+        if not _TOPIC_NAME.match(topic) or topic in (".", ".."):
+            raise ValueError(f"{topic!r} is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)")
+    return topics
+
+
+def _bootstrap_servers(servers: str) -> str:
+    """`host:port[,host:port...]`: librdkafka would take an empty list and wait forever for a broker."""
+    if not servers.strip():
+        raise ValueError("must not be empty: give host:port[,host:port...]")
+    for server in servers.split(","):
+        host, colon, port = server.strip().rpartition(":")
+        if not server.strip() or any(c.isspace() for c in server.strip()):
+            raise ValueError("expected host:port[,host:port...] without spaces or empty entries")
+        if colon and not (port.isdigit() and 0 < int(port) < 65536) and not host.endswith(":"):
+            raise ValueError(f"{server.strip()!r}: the port must be a number from 1 to 65535")
+    return servers
+
+
+def _start(value: Any) -> Union[str, datetime]:
+    """earliest, latest, committed, or an ISO-8601 time as an aware datetime (UTC when it names no zone)."""
+    if isinstance(value, date) and not isinstance(value, datetime):  # YAML reads an unquoted date as one
+        value = value.isoformat()
+    if value in ("earliest", "latest", "committed"):
+        return value
     try:
-        check_client_settings(kind, settings)
-    except SettingError as e:
-        raise section.error(".".join(p for p in (key, e.key) if p), str(e)) from None
-    return settings
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        raise ValueError(f"expected earliest, latest, committed or an ISO-8601 time, got {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-@dataclass(frozen=True)
+def _known_encoding(name: str) -> bool:
+    try:
+        return "".encode(name) == b""
+    except LookupError:
+        return False
+
+
+def _stopwords(value: Any):
+    """None, an NLTK list name (NLTK is asked later), `file:PATH` of an existing file, or a list of words."""
+    if value is None or (isinstance(value, str) and value and not value.startswith("file:")):
+        return value
+    if isinstance(value, str):
+        path = Path(value[len("file:"):]).expanduser()
+        if not value or not path.is_file():
+            raise ValueError(f"no such file: {str(path)!r}" if value else "must not be empty")
+        return value
+    return _strings(value, "an NLTK list name (english), file:PATH or a list of words", value)
+
+
+def _directories(value: Any) -> tuple:
+    if value is None:
+        return ()
+    return _strings([value] if isinstance(value, str) else value, "a directory or a list of directories", value)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sections of a run config. A field's docstring is its description in the JSON Schema.
+
+_SECTION = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, use_attribute_docstrings=True)
+section = functools.partial(pydantic_dataclass, frozen=True, config=_SECTION)
+
+
+@section
+class _Section:
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_empty(cls, data: Any) -> Any:
+        """`window:` with nothing after it is the section with its defaults, as an empty mapping is."""
+        return {} if data is None else data
+
+
+@dataclasses.dataclass(frozen=True)
 class StopConfig:
     """When a read stops: never (None), at the latest offsets, after N records or a time."""
 
@@ -212,119 +298,310 @@ class StopConfig:
         return ", ".join(parts) or "unbounded"
 
 
-@dataclass(frozen=True)
-class SourceConfig:
-    bootstrap_servers: str = "127.0.0.1:9092"
-    topics: tuple = ("text-stream",)
-    group_id: Optional[str] = "token-counts"
-    start: str = "earliest"
-    start_timestamp_ms: Optional[int] = None
-    stop: StopConfig = StopConfig()
-    timestamp: str = "create_time"
-    max_out_of_orderness_s: float = 5.0
-    max_future_skew_s: float = 3600.0
-    consumer_config: Mapping = field(default_factory=dict, repr=False)
-    commit_offsets: bool = True
-    shards: Optional[int] = None  # None: one per worker process of the DirectRunner, else 1
-    partition_discovery_s: float = 30.0  # 0: off; unbounded reads only
-    implementation: str = "python"
+@section
+class StopAfter(_Section):
+    """`source.stop` as a mapping: whichever comes first."""
+
+    max_records: Optional[_int_range(1)] = None
+    """Records in total: those present first, then the rest spread over the partitions (a batch read)."""
+    max_read_time: Optional[Duration] = None
+    """A stream that drains after this long."""
 
 
-@dataclass(frozen=True)
-class FormatConfig:
-    type: str = "text"
-    text_field: str = "text"
-    encoding: str = "utf-8"
+_STOP_AFTER = TypeAdapter(StopAfter)
 
 
-@dataclass(frozen=True)
-class TokenizeConfig:
-    tokenizer: str = "word"
-    lowercase: bool = True
-    drop_punctuation: bool = True
-    language: str = "english"
-    punkt: str = "auto"
-    preserve_line: bool = False
-    pattern: Optional[str] = None
-    gaps: bool = False
-    strip_handles: bool = False
-    reduce_len: bool = False
-    engine: str = "fast"  # fast: NLTK's fixed patterns on `re` where proven identical | guarded: stock NLTK
-    casefold: bool = False
-    nfkc: bool = False
-    drop_numbers: bool = False
-    min_length: int = 1
-    stopwords: Any = None  # None, an NLTK stopwords list name, "file:PATH" or a tuple of words
-    stem: Optional[str] = None
-    stem_language: Optional[str] = None  # None: language
-    lemmatize: Optional[str] = None
-    lemma_pos: str = "n"
-    ngrams: int = 1
-    nltk_data: str = "ship"
-    nltk_data_path: tuple = ()
+def _stop(value: Any) -> StopConfig:
+    if isinstance(value, StopConfig):
+        return value
+    if value is None:
+        return StopConfig()
+    if value == "latest":
+        return StopConfig(latest=True)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected null, latest, {{max_records: N}} or {{max_read_time: 30s}}, got {value!r}")
+    after = _STOP_AFTER.validate_python(value)  # its errors come out under source.stop
+    if after.max_records is None and after.max_read_time is None:
+        raise ValueError("give max_records or max_read_time")
+    return StopConfig(max_records=after.max_records, max_read_time_s=after.max_read_time)
 
-    def tokenizer_options(self) -> dict:
-        """The keyword arguments of transforms.text.tokenizers.make_tokenizer."""
-        return {"language": self.language, "punkt": self.punkt, "preserve_line": self.preserve_line,
-                "pattern": self.pattern, "gaps": self.gaps, "strip_handles": self.strip_handles,
-                "reduce_len": self.reduce_len, "engine": self.engine}
+
+@section
+class SourceConfig(_Section):
+    """The Kafka topics to read, from where to where, and the event time of their records."""
+
+    bootstrap_servers: Annotated[Str, AfterValidator(_bootstrap_servers)] = "127.0.0.1:9092"
+    """Kafka bootstrap servers, host:port[,host:port...]."""
+    topics: Annotated[tuple, _plain(_topics, Union[str, list[str]])] = ("text-stream",)
+    """Topics to read; every partition of each."""
+    group_id: Optional[Annotated[Str, _must(bool, "must not be empty: give a name, or null for no consumer group")]] = (
+        "token-counts")
+    """Consumer group: offsets are committed to it once the output is written; null: none."""
+    start_at: Annotated[Union[str, datetime], _plain(_start, str)] = Field("earliest", alias="start")
+    """earliest, latest, committed (the group's offsets) or an ISO-8601 time."""
+    stop: Annotated[StopConfig, _plain(_stop, Optional[Union[Literal["latest"], StopAfter]])] = Field(
+        StopConfig(), json_schema_extra={"default": None})
+    """null: unbounded (a stream); latest: the end offsets seen when the job starts (a batch read); or a mapping."""
+    timestamp: Annotated[Str, _must(lambda v: v in TIMESTAMP_POLICIES or (v.startswith("field:") and v != "field:"),
+                                    f"must be one of {', '.join(TIMESTAMP_POLICIES)}, got {{v!r}}")] = Field(
+        "create_time", json_schema_extra={"anyOf": [{"enum": list(TIMESTAMP_POLICIES[:-1])}, {"pattern": "^field:."}]})
+    """Event time: create_time, log_append_time, processing_time or field:<name> of a JSON payload."""
+    max_out_of_orderness_s: Duration = Field(5.0, alias="max_out_of_orderness")
+    """The watermark trails the largest event time seen by this much."""
+    max_future_skew_s: Duration = Field(3600.0, alias="max_future_skew")
+    """A record whose event time is further ahead of the wall clock is a dead letter."""
+    consumer_config: _settings("consumer") = Field(default_factory=dict, repr=False)
+    """confluent-kafka consumer settings, passed as they are (checked by librdkafka)."""
+    commit_offsets: Bool = True
+    """Commit offsets to the group behind the written output."""
+    shards: Optional[_int_range(1)] = None
+    """Reader elements the partitions are dealt into; null: 1, or one per worker process of the DirectRunner."""
+    partition_discovery_s: Duration = Field(30.0, alias="partition_discovery")
+    """How often an unbounded read looks for partitions added to its topics; 0: never."""
+    implementation: _one_of("python") = "python"
+
+    @property
+    def start(self) -> str:
+        """earliest, latest, committed or timestamp (start_timestamp_ms)."""
+        return "timestamp" if isinstance(self.start_at, datetime) else self.start_at
+
+    @property
+    def start_timestamp_ms(self) -> Optional[int]:
+        return int(self.start_at.timestamp() * 1000) if isinstance(self.start_at, datetime) else None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.start == "committed" and not self.group_id:
+            raise SettingError("start", "committed needs source.group_id")
+        return self
+
+
+@section
+class FormatConfig(_Section):
+    """How the value of a record becomes text."""
+
+    type: _one_of("text", "json") = "text"
+    """text: the value is the text; json: an object that holds the text in text_field."""
+    text_field: Str = "text"
+    encoding: Annotated[Str, _must(_known_encoding, "unknown encoding {v!r}")] = "utf-8"
+
+
+@section
+class TokenizeConfig(_Section):
+    """The NLTK tokenizer and the normalisation of its tokens: transforms.text.tokenize.TokenizeText's parameters."""
+
+    tokenizer: _one_of(*TOKENIZERS) = "word"
+    """Gives exactly what the NLTK function of that name gives (word: nltk.word_tokenize)."""
+    lowercase: Bool = True
+    drop_punctuation: Bool = True
+    """Drop tokens made only of punctuation."""
+    language: Str = Field("english", json_schema_extra={"pattern": _LANGUAGE_NAME.pattern})
+    """The Punkt model and the default stem_language: a Snowball language or an installed Punkt model."""
+    punkt: _one_of(*PUNKT_MODES) = "auto"
+    """word and sentences: installed (punkt_tab), untrained (no data), auto (installed when present)."""
+    preserve_line: Bool = False
+    """word only: no sentence splitting."""
+    pattern: Optional[Str] = None
+    """regexp only, required: what a token looks like (NLTK's regex engine, under its ReDoS guard)."""
+    gaps: Bool = False
+    """regexp only: the pattern matches the gaps between tokens."""
+    strip_handles: Bool = False
+    """tweet only: drop @handles."""
+    reduce_len: Bool = False
+    """tweet only: shorten runs of a character repeated more than 3 times to 3."""
+    engine: _one_of(*ENGINES) = "fast"
+    """fast: NLTK's fixed patterns on `re` where proven identical; guarded: stock NLTK."""
+    casefold: Bool = False
+    """Full Unicode case folding instead of lowercase."""
+    nfkc: Bool = False
+    """Unicode NFKC of each token."""
+    drop_numbers: Bool = False
+    """Drop tokens made only of digits and punctuation."""
+    min_length: _int_range(1) = 1
+    """Drop tokens shorter than this many characters."""
+    stopwords: Annotated[Any, _plain(_stopwords, Optional[Union[str, list[str]]])] = None
+    """Drop these words: an NLTK stopwords list name, file:PATH (one word per line) or a list of words."""
+    stem: Optional[_one_of(*STEMMERS)] = None
+    stem_language: Optional[Str] = None
+    """The snowball stemmer's language; null: language."""
+    lemmatize: Optional[_one_of(*LEMMATIZERS)] = None
+    """wordnet: NLTK's WordNetLemmatizer; not together with stem."""
+    lemma_pos: _one_of(*LEMMA_POS) = "n"
+    ngrams: _int_range(1, 10) = 1
+    """2 counts bigrams, 3 trigrams, ...: joined by a space."""
+    nltk_data: _one_of(*NLTK_DATA_MODES) = "ship"
+    """ship: NLTK data is read where the job is built and travels inside it; workers: each worker reads its own."""
+    nltk_data_path: Annotated[tuple, _plain(_directories, Optional[Union[str, list[str]]])] = ()
+    """Directories (one or a list) NLTK searches first."""
 
     def transform_options(self) -> dict:
         """The keyword arguments of transforms.text.tokenize.TokenizeText after the tokenizer name."""
-        return {**self.tokenizer_options(), "lowercase": self.lowercase, "casefold": self.casefold,
-                "nfkc": self.nfkc, "drop_punctuation": self.drop_punctuation, "drop_numbers": self.drop_numbers,
-                "min_length": self.min_length, "stopwords": self.stopwords, "stem": self.stem,
-                "stem_language": self.stem_language, "lemmatize": self.lemmatize, "lemma_pos": self.lemma_pos,
-                "ngrams": self.ngrams, "nltk_data": self.nltk_data, "nltk_data_path": self.nltk_data_path}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "tokenizer"}
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_tokenize(self)
+        return self
 
 
-@dataclass(frozen=True)
-class WindowConfig:
-    type: str = "fixed"
-    size_s: float = 60.0
-    period_s: Optional[float] = None
-    gap_s: Optional[float] = None
-    offset_s: float = 0.0
+@section
+class WindowConfig(_Section):
+    """How tokens are grouped in event time: fixed(size), sliding(size, period), session(gap), global."""
+
+    type: _one_of(*WINDOW_TYPES) = "fixed"
+    size_s: Duration = Field(60.0, alias="size")
+    """Window length (fixed, sliding)."""
+    period_s: Optional[Duration] = Field(None, alias="period")
+    """How often a sliding window starts: at most size, at least size / 1000."""
+    gap_s: Optional[Duration] = Field(None, alias="gap")
+    """The inactivity gap that closes a session."""
+    offset_s: Duration = Field(0.0, alias="offset")
+    """Shifts fixed and sliding window boundaries."""
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.type in ("fixed", "sliding") and self.size_s <= 0:
+            raise SettingError("size", "must be greater than 0")
+        if self.type == "sliding":
+            if not self.period_s:
+                raise SettingError("period", "a sliding window needs a period greater than 0")
+            if self.period_s > self.size_s:
+                raise SettingError("period", f"must not exceed size ({self.size_s:g}s)")
+            windows = math.ceil(self.size_s / self.period_s)
+            if windows > MAX_WINDOWS_PER_ELEMENT:
+                raise SettingError("period", f"size {self.size_s:g}s / period {self.period_s:g}s puts each element "
+                                             f"into {windows} windows; at most {MAX_WINDOWS_PER_ELEMENT} are allowed")
+        if self.type == "session" and not self.gap_s:
+            raise SettingError("gap", "a session window needs a gap greater than 0")
+        return self
 
 
-@dataclass(frozen=True)
-class TriggerConfig:
-    allowed_lateness_s: float = 0.0
-    accumulation: str = "discarding"
-    early: Any = None  # seconds of processing time, or ("every_n", N)
-    late: Any = None
-    repeat: Any = None
+@pydantic_dataclass(frozen=True, config={**_SECTION, "json_schema_extra": {"required": ["every_n"]}})
+class EveryN(_Section):
+    """A firing after every N elements."""
+
+    every_n: Annotated[Optional[Int], WithJsonSchema({"type": "integer", "minimum": 1})] = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.every_n is None or self.every_n < 1:
+            raise SettingError("every_n", "must be an integer of at least 1")
+        return self
 
 
-@dataclass(frozen=True)
-class CountConfig:
-    top_k: int = 10
-    emit_counts: bool = True
-    by_key: bool = False
+_EVERY_N = TypeAdapter(EveryN)
 
 
-@dataclass(frozen=True)
-class SinkConfig:
-    type: str = "stdout"
-    path: Optional[str] = None
-    topic: Optional[str] = None
-    producer_config: Mapping = field(default_factory=dict, repr=False)
+def _firing(value: Any) -> Union[float, tuple]:
+    """Seconds of processing time from a duration, or ("every_n", N) from {every_n: N}."""
+    if isinstance(value, tuple):
+        return value
+    if isinstance(value, Mapping):
+        return ("every_n", _EVERY_N.validate_python(value).every_n)
+    try:
+        seconds = parse_duration(value)
+    except ValueError as e:
+        raise ValueError(f"{e}, or {{every_n: N}}") from None
+    if seconds <= 0:
+        raise ValueError("must be greater than 0")
+    return seconds
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    path: str
-    runner: str = "DirectRunner"
-    options: Mapping = field(default_factory=dict)
-    source: SourceConfig = SourceConfig()
-    format: FormatConfig = FormatConfig()
-    tokenize: TokenizeConfig = TokenizeConfig()
-    window: WindowConfig = WindowConfig()
-    trigger: TriggerConfig = TriggerConfig()
-    count: CountConfig = CountConfig()
-    sink: SinkConfig = SinkConfig()
-    dead_letter: SinkConfig = SinkConfig(type="log")
-    late_records: SinkConfig = SinkConfig(type="log")
+Firing = Annotated[Union[float, tuple], _plain(_firing, Union[Duration, EveryN])]
+
+
+@section
+class TriggerConfig(_Section):
+    """When panes fire, how late records may come, and what a pane holds."""
+
+    allowed_lateness_s: Duration = Field(0.0, alias="allowed_lateness")
+    """How long after the watermark passes a window's end late records still count."""
+    accumulation: _one_of("discarding", "accumulating") = "discarding"
+    """discarding: a pane holds what arrived since the last one; accumulating: everything so far."""
+    early: Optional[Firing] = None
+    """Early firings: a processing-time delay after the pane's first record (5s) or {every_n: N}."""
+    late: Optional[Firing] = None
+    """Late firings, same forms; needs allowed_lateness > 0."""
+    repeat: Optional[Firing] = None
+    """global windows only, required there: the repeated firing."""
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.late is not None and self.allowed_lateness_s == 0:
+            raise SettingError("late", "late firings need trigger.allowed_lateness greater than 0")
+        return self
+
+
+@section
+class CountConfig(_Section):
+    """What each pane counts."""
+
+    top_k: _int_range(1) = 10
+    """Tokens in each top row (ties broken by token)."""
+    emit_counts: Bool = True
+    """One count row per token per pane."""
+    by_key: Bool = False
+    """Also key_count rows: token counts per Kafka message key."""
+
+
+@section
+class SinkConfig(_Section):
+    """Where rows go: stdout, log, a JSON-lines file or a Kafka topic."""
+
+    # Descriptions as Field arguments: LogSinkConfig inherits them (docstrings are read per class).
+    type: _one_of(*SINK_TYPES) = "stdout"
+    path: Optional[Str] = Field(None, description="jsonl: the file; its directory must be writable.")
+    topic: Optional[Str] = Field(None, description="kafka: the topic.")
+    producer_config: _settings("producer") = Field(
+        default_factory=dict, repr=False, description="kafka: confluent-kafka producer settings (checked by librdkafka).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.type == "jsonl" and not self.path:
+            raise SettingError("path", "the jsonl sink needs a path")
+        if self.type == "kafka" and not self.topic:
+            raise SettingError("topic", "the kafka sink needs a topic")
+        return self
+
+
+@section
+class LogSinkConfig(SinkConfig):
+    """Where dead letters or late records go: the log unless said otherwise."""
+
+    type: _one_of(*SINK_TYPES) = "log"
+
+
+@section
+class RunConfig(_Section):
+    """A run config: the runner and every setting of the job (run_configs/*.yaml)."""
+
+    path: SkipJsonSchema[Str]  # the file the config came from, not a key of it
+    runner: _one_of(*RUNNERS) = "DirectRunner"
+    options: Annotated[dict, _plain(_beam_options, Optional[dict[str, Any]])] = Field(default_factory=dict)
+    """Beam pipeline options, passed through (streaming, flink_master, project, ...); checked by Beam."""
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    format: FormatConfig = Field(default_factory=FormatConfig)
+    tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
+    window: WindowConfig = Field(default_factory=WindowConfig)
+    trigger: TriggerConfig = Field(default_factory=TriggerConfig)
+    count: CountConfig = Field(default_factory=CountConfig)
+    sink: SinkConfig = Field(default_factory=SinkConfig)
+    """Where result rows go."""
+    dead_letter: LogSinkConfig = Field(default_factory=LogSinkConfig)
+    """Where dead letters go."""
+    late_records: LogSinkConfig = Field(default_factory=LogSinkConfig)
+    """Where late records go."""
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_firings(self.window, self.trigger)
+        if _local_files(self.runner, self.options):
+            for key in ("sink", "dead_letter", "late_records"):
+                if getattr(self, key).type == "jsonl":
+                    _check_output_path(key, getattr(self, key).path)
+        if self.source.timestamp.startswith("field:") and self.format.type != "json":
+            raise SettingError("source.timestamp", f"{self.source.timestamp} reads a JSON field: set format.type: json")
+        return self
 
     def redacted(self) -> dict:
         """The config as a dict with secret values replaced, safe to print."""
@@ -336,177 +613,59 @@ class RunConfig:
             return "***" if _SECRET_KEY.search(key) and value not in (None, "") else value
         return scrub(dataclasses.asdict(self))
 
-
-def _parse_start(section: _Section) -> tuple[str, Optional[int]]:
-    value = section.raw("start", "earliest")
-    if isinstance(value, (datetime, date)):  # YAML reads an unquoted time or date as one
-        value = value.isoformat()
-    if not isinstance(value, str):
-        raise section.error("start", f"expected earliest, latest, committed or an ISO-8601 time, got {value!r}")
-    if value in ("earliest", "latest", "committed"):
-        return value, None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise section.error("start", f"expected earliest, latest, committed or an ISO-8601 time, got {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return "timestamp", int(moment.timestamp() * 1000)
+    @classmethod
+    def model_json_schema(cls) -> dict:
+        """The JSON Schema of a run-config file (`python -m pipeline schema`): the keys, and `extends`."""
+        schema = TypeAdapter(cls).json_schema()
+        schema["properties"] = {"extends": {"type": "string", "title": "Extends", "description": (
+            "A run-config file, relative to this one, whose settings this file overrides.")}, **schema["properties"]}
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
-def _parse_stop(section: _Section) -> StopConfig:
-    value = section.raw("stop", None)
-    if value is None:
-        return StopConfig()
-    if value == "latest":
-        return StopConfig(latest=True)
-    if not isinstance(value, Mapping):
-        raise section.error("stop", f"expected null, latest, {{max_records: N}} or {{max_read_time: 30s}}, got {value!r}")
-    stop = _Section(section.source, f"{section.prefix}.stop", value)
-    max_records = stop.take("max_records", int)
-    max_read_time_s = stop.duration("max_read_time")
-    stop.finish()
-    if max_records is not None and max_records < 1:
-        raise stop.error("max_records", f"must be at least 1, got {max_records}")
-    if max_records is None and max_read_time_s is None:
-        raise section.error("stop", "give max_records or max_read_time")
-    return StopConfig(max_records=max_records, max_read_time_s=max_read_time_s)
+_RUN_CONFIG = TypeAdapter(RunConfig)
 
 
-def _bootstrap_servers(section: _Section) -> str:
-    """`host:port[,host:port...]`: librdkafka would take an empty list and wait forever for a broker."""
-    servers = section.take("bootstrap_servers", str, "127.0.0.1:9092")
-    if not servers.strip():
-        raise section.error("bootstrap_servers", "must not be empty: give host:port[,host:port...]")
-    for server in servers.split(","):
-        host, colon, port = server.strip().rpartition(":")
-        if not server.strip() or any(c.isspace() for c in server.strip()):
-            raise section.error("bootstrap_servers", "expected host:port[,host:port...] without spaces or empty entries")
-        if colon and not (port.isdigit() and 0 < int(port) < 65536) and not host.endswith(":"):
-            raise section.error("bootstrap_servers", f"{server.strip()!r}: the port must be a number from 1 to 65535")
-    return servers
+# ---------------------------------------------------------------------------------------------
+# Checks across keys, and those that ask NLTK or the file system.
+
+def _check_firings(window: WindowConfig, trigger: TriggerConfig) -> None:
+    """A global window closes only by a repeated firing; other windows fire by the watermark."""
+    if window.type == "global":
+        if trigger.repeat is None:
+            raise SettingError("trigger.repeat", "a global window never closes: give a repeated firing such as 10s or "
+                                                 "{every_n: 100}")
+        if trigger.early is not None or trigger.late is not None:
+            raise SettingError("trigger.early" if trigger.early is not None else "trigger.late",
+                               "a global window has no watermark firings: use trigger.repeat")
+    elif trigger.repeat is not None:
+        raise SettingError("trigger.repeat", "only global windows take a repeated firing: use early / late")
 
 
-def _topics(section: _Section) -> tuple:
-    topics = section.raw("topics", ["text-stream"])
-    if isinstance(topics, str):
-        topics = [topics]
-    if not isinstance(topics, list) or not topics or not all(isinstance(t, str) and t for t in topics):
-        raise section.error("topics", f"expected a non-empty list of topic names, got {topics!r}")
-    for topic in topics:
-        if not _TOPIC_NAME.match(topic) or topic in (".", ".."):
-            raise section.error("topics", f"{topic!r} is not a Kafka topic name (letters, digits, '.', '_', '-'; "
-                                          "at most 249)")
-    return tuple(topics)
+def _local_files(runner: str, options: Mapping) -> bool:
+    """Whether the job's sinks write files on this machine (so their paths can be checked here)."""
+    if runner in ("DirectRunner", "PrismRunner"):
+        return True
+    master = str(options.get("flink_master", "[auto]"))
+    return runner == "FlinkRunner" and (master in ("[local]", "[auto]") or master.startswith(("127.", "localhost")))
 
 
-def _parse_source(section: _Section) -> SourceConfig:
-    topics = _topics(section)
-    timestamp = section.take("timestamp", str, "create_time")
-    is_field = timestamp.startswith("field:") and len(timestamp) > len("field:")
-    if timestamp not in TIMESTAMP_POLICIES and not is_field:
-        raise section.error("timestamp", f"must be one of {', '.join(TIMESTAMP_POLICIES)}, got {timestamp!r}")
-    start, start_ms = _parse_start(section)
-    source = SourceConfig(
-        bootstrap_servers=_bootstrap_servers(section),
-        topics=topics,
-        group_id=section.take("group_id", str, "token-counts"),
-        start=start,
-        start_timestamp_ms=start_ms,
-        stop=_parse_stop(section),
-        timestamp=timestamp,
-        max_out_of_orderness_s=section.duration("max_out_of_orderness", "5s"),
-        max_future_skew_s=section.duration("max_future_skew", "1h"),
-        consumer_config=_client_config(section, "consumer_config", "consumer"),
-        commit_offsets=section.take("commit_offsets", bool, True),
-        shards=section.take("shards", int, None),
-        partition_discovery_s=section.duration("partition_discovery", "30s"),
-        implementation=section.take("implementation", str, "python", choices=("python",)),
-    )
-    section.finish()
-    if source.group_id == "":
-        raise section.error("group_id", "must not be empty: give a name, or null for no consumer group")
-    if source.start == "committed" and not source.group_id:
-        raise section.error("start", "committed needs source.group_id")
-    if source.shards is not None and source.shards < 1:
-        raise section.error("shards", f"must be at least 1, got {source.shards}")
-    return source
-
-
-def _parse_format(section: _Section) -> FormatConfig:
-    fmt = FormatConfig(
-        type=section.take("type", str, "text", choices=("text", "json")),
-        text_field=section.take("text_field", str, "text"),
-        encoding=section.take("encoding", str, "utf-8"),
-    )
-    section.finish()
-    try:
-        "".encode(fmt.encoding)
-    except LookupError:
-        raise section.error("encoding", f"unknown encoding {fmt.encoding!r}") from None
-    return fmt
-
-
-def _parse_tokenize(section: _Section) -> TokenizeConfig:
-    from transforms.text.nltk_resources import NLTK_DATA_MODES
-    from transforms.text.normalize import LEMMA_POS, LEMMATIZERS, STEMMERS
-    from transforms.text.tokenizers import validate_pattern
-
-    tokenize = TokenizeConfig(
-        tokenizer=section.take("tokenizer", str, "word", choices=TOKENIZERS),
-        lowercase=section.take("lowercase", bool, True),
-        drop_punctuation=section.take("drop_punctuation", bool, True),
-        language=section.take("language", str, "english"),
-        punkt=section.take("punkt", str, "auto", choices=PUNKT_MODES),
-        preserve_line=section.take("preserve_line", bool, False),
-        pattern=section.take("pattern", str),
-        gaps=section.take("gaps", bool, False),
-        strip_handles=section.take("strip_handles", bool, False),
-        reduce_len=section.take("reduce_len", bool, False),
-        engine=section.take("engine", str, "fast", choices=ENGINES),
-        casefold=section.take("casefold", bool, False),
-        nfkc=section.take("nfkc", bool, False),
-        drop_numbers=section.take("drop_numbers", bool, False),
-        min_length=section.take("min_length", int, 1),
-        stopwords=_tokenize_stopwords(section),
-        stem=section.take("stem", str, choices=STEMMERS),
-        stem_language=section.take("stem_language", str),
-        lemmatize=section.take("lemmatize", str, choices=LEMMATIZERS),
-        lemma_pos=section.take("lemma_pos", str, "n", choices=LEMMA_POS),
-        ngrams=section.take("ngrams", int, 1),
-        nltk_data=section.take("nltk_data", str, "ship", choices=NLTK_DATA_MODES),
-        nltk_data_path=_tokenize_paths(section, "nltk_data_path"),
-    )
-    section.finish()
-    _check_tokenize(section, tokenize, validate_pattern)
-    return tokenize
-
-
-def _tokenize_stopwords(section: _Section):
-    value = section.raw("stopwords", None)
-    if value is None or (isinstance(value, str) and value and not value.startswith("file:")):
-        return value
-    if isinstance(value, str):
-        path = Path(value[len("file:"):]).expanduser()
-        if not value or not path.is_file():
-            raise section.error("stopwords", f"no such file: {str(path)!r}" if value else "must not be empty")
-        return value
-    if not isinstance(value, list) or not all(isinstance(word, str) and word for word in value):
-        raise section.error("stopwords", f"expected an NLTK list name (english), file:PATH or a list of words, got {value!r}")
-    return tuple(value)
-
-
-def _tokenize_paths(section: _Section, key: str) -> tuple:
-    value = section.raw(key, None)
-    if value is None:
-        return ()
-    paths = [value] if isinstance(value, str) else value
-    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
-        raise section.error(key, f"expected a directory or a list of directories, got {value!r}")
-    return tuple(paths)
-
-
-_LANGUAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+def _check_output_path(sink: str, path: str) -> None:
+    """A jsonl sink's file: not a directory, and writable (its missing directories are created)."""
+    key = f"{sink}.path"
+    target = Path(os.path.abspath(path))
+    if target.is_dir():
+        raise SettingError(key, f"{path} is a directory: give a file, such as {os.path.join(path, 'out.jsonl')}")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise SettingError(key, f"{path} is not writable")
+    directory = target.parent
+    while not directory.exists():
+        directory = directory.parent
+    if not directory.is_dir():
+        raise SettingError(key, f"{directory} is not a directory")
+    try:  # a real write: access() says yes to root on a read-only file system
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as e:
+        raise SettingError(key, f"cannot write in {directory}: {e.strerror}") from None
 
 
 @contextmanager
@@ -534,7 +693,7 @@ def _installed_punkt_languages() -> list:
     return sorted(languages)
 
 
-def _check_language(section: _Section, language: str) -> None:
+def _check_language(language: str) -> None:
     """The language must be one NLTK knows: a Snowball stemmer language or an installed Punkt model.
 
     Nothing is hard-coded: NLTK's Snowball stemmer lists its languages, and the
@@ -548,11 +707,11 @@ def _check_language(section: _Section, language: str) -> None:
         return
     installed = ", ".join(punkt) if punkt else (
         "none (python -m pipeline nltk-data download punkt_tab installs czech, greek, polish, ...)")
-    raise section.error("language", f"NLTK knows no language {language!r}: NLTK's Snowball stemmer has "
-                                    f"{', '.join(snowball)}; installed Punkt models: {installed}")
+    raise SettingError("language", f"NLTK knows no language {language!r}: NLTK's Snowball stemmer has "
+                                   f"{', '.join(snowball)}; installed Punkt models: {installed}")
 
 
-def _check_stopwords_name(section: _Section, name: str) -> None:
+def _check_stopwords_name(name: str) -> None:
     """A stopwords list given by name must be in NLTK's installed stopwords corpus."""
     from transforms.text.nltk_resources import MissingNltkData, load_stopwords
 
@@ -562,158 +721,111 @@ def _check_stopwords_name(section: _Section, name: str) -> None:
         accepted = "accepted: an installed NLTK list name, file:PATH (one word per line) or a list of words [a, the]"
         if str(e).startswith("NLTK's stopwords corpus has no list"):
             installed = str(e).split("; it has ", 1)[-1]
-            raise section.error("stopwords", f"no NLTK stopwords list {name!r}; installed lists: {installed}; "
-                                             f"{accepted}") from None
-        raise section.error("stopwords", f"{e}; {accepted}") from None
+            raise SettingError("stopwords", f"no NLTK stopwords list {name!r}; installed lists: {installed}; "
+                                            f"{accepted}") from None
+        raise SettingError("stopwords", f"{e}; {accepted}") from None
 
 
-def _check_tokenize(section: _Section, tokenize: TokenizeConfig, validate_pattern) -> None:
-    """Checks the combinations of tokenize keys."""
+def _check_tokenize(tokenize: TokenizeConfig) -> None:
+    """The combinations of tokenize keys, and the names that NLTK must know."""
     from nltk.stem import SnowballStemmer
+
+    from transforms.text.tokenizers import validate_pattern
 
     only_for = {"pattern": ("regexp", tokenize.pattern), "gaps": ("regexp", tokenize.gaps),
                 "strip_handles": ("tweet", tokenize.strip_handles), "reduce_len": ("tweet", tokenize.reduce_len),
                 "preserve_line": ("word", tokenize.preserve_line)}
     for key, (tokenizer, value) in only_for.items():
         if value and tokenize.tokenizer != tokenizer:
-            raise section.error(key, f"only the {tokenizer} tokenizer takes {key} (tokenizer is {tokenize.tokenizer})")
+            raise SettingError(key, f"only the {tokenizer} tokenizer takes {key} (tokenizer is {tokenize.tokenizer})")
     if tokenize.tokenizer == "regexp":
         if not tokenize.pattern:
-            raise section.error("pattern", "the regexp tokenizer needs a pattern")
+            raise SettingError("pattern", "the regexp tokenizer needs a pattern")
         try:
             validate_pattern(tokenize.pattern)
         except ValueError as e:
-            raise section.error("pattern", str(e)) from None
+            raise SettingError("pattern", str(e)) from None
     if not _LANGUAGE_NAME.match(tokenize.language):
-        raise section.error("language", f"expected a language name such as english, got {tokenize.language!r}")
-    if tokenize.min_length < 1:
-        raise section.error("min_length", f"must be at least 1, got {tokenize.min_length}")
-    if not 1 <= tokenize.ngrams <= 10:
-        raise section.error("ngrams", f"must be between 1 and 10, got {tokenize.ngrams}")
+        raise SettingError("language", f"expected a language name such as english, got {tokenize.language!r}")
     if tokenize.stem and tokenize.lemmatize:
-        raise section.error("lemmatize", "choose stem or lemmatize, not both")
+        raise SettingError("lemmatize", "choose stem or lemmatize, not both")
     stem_language = tokenize.stem_language or tokenize.language
     if tokenize.stem == "snowball" and stem_language not in SnowballStemmer.languages:
         key = "stem_language" if tokenize.stem_language else "language"
-        raise section.error(key, f"the snowball stemmer has no language {stem_language!r}; "
-                                 f"choose one of {', '.join(SnowballStemmer.languages)}")
+        raise SettingError(key, f"the snowball stemmer has no language {stem_language!r}; "
+                                f"choose one of {', '.join(SnowballStemmer.languages)}")
     with _nltk_search_path(tokenize.nltk_data_path):
-        _check_language(section, tokenize.language)
+        _check_language(tokenize.language)
         if isinstance(tokenize.stopwords, str) and not tokenize.stopwords.startswith("file:"):
-            _check_stopwords_name(section, tokenize.stopwords)
+            _check_stopwords_name(tokenize.stopwords)
 
 
-def _parse_window(section: _Section) -> WindowConfig:
-    kind = section.take("type", str, "fixed", choices=WINDOW_TYPES)
-    window = WindowConfig(
-        type=kind,
-        size_s=section.duration("size", "60s"),
-        period_s=section.duration("period"),
-        gap_s=section.duration("gap"),
-        offset_s=section.duration("offset", 0),
-    )
-    section.finish()
-    if kind in ("fixed", "sliding") and window.size_s <= 0:
-        raise section.error("size", "must be greater than 0")
-    if kind == "sliding":
-        if not window.period_s:
-            raise section.error("period", "a sliding window needs a period greater than 0")
-        if window.period_s > window.size_s:
-            raise section.error("period", f"must not exceed size ({window.size_s:g}s)")
-        windows = math.ceil(window.size_s / window.period_s)
-        if windows > MAX_WINDOWS_PER_ELEMENT:
-            raise section.error("period", f"size {window.size_s:g}s / period {window.period_s:g}s puts each element "
-                                          f"into {windows} windows; at most {MAX_WINDOWS_PER_ELEMENT} are allowed")
-    if kind == "session" and not window.gap_s:
-        raise section.error("gap", "a session window needs a gap greater than 0")
-    return window
+# ---------------------------------------------------------------------------------------------
+# pydantic's errors as the one-line errors of the contract.
+
+_TYPE_NAMES = {"int_type": "int", "bool_type": "bool", "string_type": "str"}
 
 
-def _parse_firing(section: _Section, key: str):
-    value = section.raw(key, None)
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        firing = _Section(section.source, f"{section.prefix}.{key}", value)
-        every_n = firing.take("every_n", int)
-        firing.finish()
-        if every_n is None or every_n < 1:
-            raise firing.error("every_n", "must be an integer of at least 1")
-        return ("every_n", every_n)
+def _config_error(error: ValidationError, source: str) -> ConfigError:
+    """The first of pydantic's errors as `FILE: dotted.key: message`."""
+    first = error.errors(include_url=False)[0]
+    kind, value, cause = first["type"], first.get("input"), first.get("ctx", {}).get("error")
+    # No list is validated by pydantic here (topics and the like are checked whole), so every
+    # part of `loc` is a key, numbers too (`window: {1: x}`).
+    dotted = ".".join(str(part) for part in [*first["loc"], getattr(cause, "key", "")] if part != "")
+    if isinstance(cause, ValueError):  # our own checks', Beam's or librdkafka's message
+        message = str(cause)
+    elif kind in ("unexpected_keyword_argument", "extra_forbidden", "invalid_key"):
+        message = "unknown key"
+    elif kind in _TYPE_NAMES:
+        message = f"expected {_TYPE_NAMES[kind]}, got " + ("null" if value is None else f"{type(value).__name__} {value!r}")
+    elif kind in ("dataclass_type", "dict_type"):
+        message = f"expected a mapping, got {type(value).__name__}"
+    else:
+        message = first["msg"]
+    return ConfigError(f"{source}: {dotted or '(top level)'}: {message}")
+
+
+def parse_config(data: Mapping, source: str) -> RunConfig:
+    """Validates a config mapping; raises ConfigError naming `source` and the key."""
+    data = _resolve_values(data, source)
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: (top level): expected a mapping, got {type(data).__name__}")
+    if "path" in data:  # the attribute that holds the file's name, not a key of the file
+        raise ConfigError(f"{source}: path: unknown key")
     try:
-        seconds = parse_duration(value)
-    except ValueError as e:
-        raise section.error(key, f"{e}, or {{every_n: N}}") from None
-    if seconds <= 0:
-        raise section.error(key, "must be greater than 0")
-    return seconds
+        return _RUN_CONFIG.validate_python({**data, "path": source}, by_alias=True, by_name=False)
+    except ValidationError as e:
+        raise _config_error(e, source) from None
 
 
-def _parse_trigger(section: _Section, window: WindowConfig) -> TriggerConfig:
-    trigger = TriggerConfig(
-        allowed_lateness_s=section.duration("allowed_lateness", 0),
-        accumulation=section.take("accumulation", str, "discarding", choices=("discarding", "accumulating")),
-        early=_parse_firing(section, "early"),
-        late=_parse_firing(section, "late"),
-        repeat=_parse_firing(section, "repeat"),
-    )
-    section.finish()
-    if trigger.late is not None and trigger.allowed_lateness_s == 0:
-        raise section.error("late", "late firings need trigger.allowed_lateness greater than 0")
-    if window.type == "global":
-        if trigger.repeat is None:
-            raise section.error("repeat", "a global window never closes: give a repeated firing such as 10s or {every_n: 100}")
-        if trigger.early is not None or trigger.late is not None:
-            raise section.error("early" if trigger.early is not None else "late",
-                                "a global window has no watermark firings: use trigger.repeat")
-    elif trigger.repeat is not None:
-        raise section.error("repeat", "only global windows take a repeated firing: use early / late")
-    return trigger
+# ---------------------------------------------------------------------------------------------
+# Reading a file: YAML with limits, `extends`, `--set` overrides, `${NAME}` values.
 
+def _resolve_values(data: Any, source: str) -> Any:
+    """One walk over the whole config: substitutes `${NAME}` in every string, refuses NaN and infinity.
 
-def _parse_count(section: _Section) -> CountConfig:
-    count = CountConfig(top_k=section.take("top_k", int, 10), emit_counts=section.take("emit_counts", bool, True),
-                        by_key=section.take("by_key", bool, False))
-    section.finish()
-    if count.top_k < 1:
-        raise section.error("top_k", f"must be at least 1, got {count.top_k}")
-    return count
+    Returns a copy, so YAML aliases become separate values; their number is
+    bounded, so that a few lines of nested aliases cannot expand into billions.
+    """
+    budget = [_MAX_VALUES]
 
+    def walk(value: Any, key: str) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ConfigError(f"{source}: {key or '(top level)'}: more than {_MAX_VALUES} values "
+                              "(YAML aliases nested in aliases?)")
+        if isinstance(value, Mapping):
+            return {k: walk(v, ".".join(p for p in (key, str(k)) if p)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{key}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{source}: {key}: expected a finite number, got {value}")
+        if isinstance(value, str):
+            return substitute_env(value, source, key)
+        return value
 
-def _check_output_path(section: _Section, path: str) -> None:
-    """A jsonl sink's file: not a directory, and writable (its missing directories are created)."""
-    target = Path(os.path.abspath(path))
-    if target.is_dir():
-        raise section.error("path", f"{path} is a directory: give a file, such as {os.path.join(path, 'out.jsonl')}")
-    if target.exists() and not os.access(target, os.W_OK):
-        raise section.error("path", f"{path} is not writable")
-    directory = target.parent
-    while not directory.exists():
-        directory = directory.parent
-    if not directory.is_dir():
-        raise section.error("path", f"{directory} is not a directory")
-    try:  # a real write: access() says yes to root on a read-only file system
-        tempfile.TemporaryFile(dir=directory).close()
-    except OSError as e:
-        raise section.error("path", f"cannot write in {directory}: {e.strerror}") from None
-
-
-def _parse_sink(section: _Section, default_type: str, local_files: bool) -> SinkConfig:
-    """A sink; `local_files`: the job writes files on this machine, so a path can be checked here."""
-    sink = SinkConfig(
-        type=section.take("type", str, default_type, choices=SINK_TYPES),
-        path=section.take("path", str),
-        topic=section.take("topic", str),
-        producer_config=_client_config(section, "producer_config", "producer"),
-    )
-    section.finish()
-    if sink.type == "jsonl" and not sink.path:
-        raise section.error("path", "the jsonl sink needs a path")
-    if sink.type == "jsonl" and local_files:
-        _check_output_path(section, sink.path)
-    if sink.type == "kafka" and not sink.topic:
-        raise section.error("topic", "the kafka sink needs a topic")
-    return sink
+    return walk(data, "")
 
 
 def _merge(base: dict, override: Mapping) -> dict:
@@ -847,36 +959,18 @@ def _read_yaml(path: Path, seen: tuple = ()) -> dict:
     return _merge(_read_yaml(base, seen + (path,)), data)
 
 
-def _split_assignment(assignment: str, source: str) -> tuple[list, str]:
-    """`a.b."c.d"=value` -> (["a", "b", "c.d"], "value").
+# A --set key: dotted parts, a part in double quotes may hold dots (`source.consumer_config."client.id"`);
+# the first `=` outside quotes ends the key.
+_ASSIGNMENT = re.compile(r'((?:"[^"]+"|[^."=]+)(?:\.(?:"[^"]+"|[^."=]+))*)=(.*)', re.S)
 
-    A part of the key in double quotes may hold dots (Kafka client settings:
-    `source.consumer_config."client.id"=x`); the first `=` outside quotes ends the key.
-    """
-    parts, current, quoted, i = [], "", False, 0
-    was_quoted = False
-    while i < len(assignment):
-        char = assignment[i]
-        if char == '"':
-            if not quoted and current:
-                break  # a quote inside a part: malformed
-            quoted, was_quoted = not quoted, True
-        elif quoted:
-            current += char
-        elif char in ".=":
-            if not current:
-                break
-            parts.append(current)
-            current, was_quoted = "", False
-            if char == "=":
-                return parts, assignment[i + 1:]
-        elif was_quoted:
-            break  # text after a closing quote
-        else:
-            current += char
-        i += 1
-    raise ConfigError(f"{source}: --set {assignment!r}: expected dotted.key=value "
-                      '(quote a part that holds dots: source.consumer_config."client.id"=x)')
+
+def _split_assignment(assignment: str, source: str) -> tuple[list, str]:
+    """`a.b."c.d"=value` -> (["a", "b", "c.d"], "value")."""
+    match = _ASSIGNMENT.fullmatch(assignment)
+    if not match:
+        raise ConfigError(f"{source}: --set {assignment!r}: expected dotted.key=value "
+                          '(quote a part that holds dots: source.consumer_config."client.id"=x)')
+    return [quoted or plain for quoted, plain in re.findall(r'"([^"]+)"|([^."]+)', match.group(1))], match.group(2)
 
 
 def _apply_override(data: dict, assignment: str, source: str) -> None:
@@ -893,56 +987,6 @@ def _apply_override(data: dict, assignment: str, source: str) -> None:
             raise ConfigError(f"{source}: --set {key}: {part} is not a mapping")
         node = child
     node[parts[-1].strip()] = value
-
-
-def _local_files(runner: str, options: Mapping) -> bool:
-    """Whether the job's sinks write files on this machine (so their paths can be checked here)."""
-    if runner in ("DirectRunner", "PrismRunner"):
-        return True
-    master = str(options.get("flink_master", "[auto]"))
-    return runner == "FlinkRunner" and (master in ("[local]", "[auto]") or master.startswith(("127.", "localhost")))
-
-
-def _beam_options(top: _Section, runner: str) -> dict:
-    """`options`: Beam pipeline options, checked by Beam's parser and validator for the runner."""
-    from pipeline.preflight import SettingError, check_beam_options
-
-    options = top.raw("options", {}) or {}
-    if not isinstance(options, Mapping):
-        raise top.error("options", f"expected a mapping of Beam pipeline options, got {options!r}")
-    options = {str(k): v for k, v in options.items()}
-    try:
-        check_beam_options(options, runner)
-    except SettingError as e:
-        raise top.error(".".join(p for p in ("options", e.key) if p), str(e)) from None
-    return options
-
-
-def parse_config(data: Mapping, source: str) -> RunConfig:
-    """Validates a config mapping; raises ConfigError naming `source` and the key."""
-    top = _Section(source, "", _resolve_values(data, source))
-    runner = top.take("runner", str, "DirectRunner", choices=RUNNERS)
-    options = _beam_options(top, runner)
-    window = _parse_window(top.section("window"))
-    local_files = _local_files(runner, options)
-    config = RunConfig(
-        path=source,
-        runner=runner,
-        options=options,
-        source=_parse_source(top.section("source")),
-        format=_parse_format(top.section("format")),
-        tokenize=_parse_tokenize(top.section("tokenize")),
-        window=window,
-        trigger=_parse_trigger(top.section("trigger"), window),
-        count=_parse_count(top.section("count")),
-        sink=_parse_sink(top.section("sink"), "stdout", local_files),
-        dead_letter=_parse_sink(top.section("dead_letter"), "log", local_files),
-        late_records=_parse_sink(top.section("late_records"), "log", local_files),
-    )
-    top.finish()
-    if config.source.timestamp.startswith("field:") and config.format.type != "json":
-        raise top.error("source.timestamp", f"{config.source.timestamp} reads a JSON field: set format.type: json")
-    return config
 
 
 def load_config(path: str, overrides: tuple = ()) -> RunConfig:

@@ -189,3 +189,32 @@ def test_extends_merges_the_base_file(tmp_path):
     assert (config.sink.type, config.sink.path) == ("jsonl", "o.jsonl")
     loop = _write(tmp_path, "loop.yaml", "extends: loop.yaml\n")
     assert _error(loop) == f"{loop}: extends: circular ({loop} -> {loop})"
+
+
+def test_null_is_refused_where_a_key_has_no_null_meaning():
+    # Before pydantic, null slipped through as None: a crash later (top_k, size) or a silent False.
+    assert _error(DIRECT, "count.top_k=null") == f"{DIRECT}: count.top_k: expected int, got null"
+    assert _error(DIRECT, "tokenize.lowercase=") == f"{DIRECT}: tokenize.lowercase: expected bool, got null"
+    assert _error(DIRECT, "window.size=null") == (
+        f"{DIRECT}: window.size: expected a duration like 500ms, 30s, 5m, 1h or 1d, got None")
+    config = load_config(DIRECT, ("window=", "source.shards=null", "source.stop=", "tokenize.stopwords=null"))
+    assert (config.window.size_s, config.source.shards, config.source.stop.bounded) == (60.0, None, False)
+
+
+def test_attribute_names_are_no_keys_of_a_file():
+    assert _error(DIRECT, "window.size_s=10") == f"{DIRECT}: window.size_s: unknown key"
+    assert _error(DIRECT, "source.start_timestamp_ms=1") == f"{DIRECT}: source.start_timestamp_ms: unknown key"
+    assert _error(DIRECT, "source.stop={latest: true}") == f"{DIRECT}: source.stop.latest: unknown key"
+    assert _error(DIRECT, "path=x") == f"{DIRECT}: path: unknown key"
+
+
+def test_a_derived_config_is_validated_again():
+    import dataclasses
+
+    config = load_config(DIRECT, ("trigger.early={every_n: 2}", "source.start=2024-01-02T03:04:05Z"))
+    stop = dataclasses.replace(config.source.stop, max_read_time_s=30.0)
+    derived = dataclasses.replace(config, source=dataclasses.replace(config.source, stop=stop))
+    assert (derived.source.stop, derived.trigger.early, derived.source.start_timestamp_ms) == (
+        StopConfig(max_read_time_s=30.0), ("every_n", 2), 1704164645000)
+    with pytest.raises(ValueError, match="must be one of"):
+        dataclasses.replace(config, runner="SparkRunner")

@@ -57,6 +57,7 @@ import hashlib
 import re
 import threading
 import warnings
+from array import array
 from typing import Callable, Optional
 
 import nltk
@@ -208,8 +209,12 @@ def _case_literals() -> str:
     return "".join(sorted(literals))
 
 
+def _every_code_point() -> str:
+    return array("I", range(0x110000)).tobytes().decode("utf-32-le", "surrogatepass")  # lone surrogates too
+
+
 def _compute_unsafe() -> frozenset:
-    everything = "".join(map(chr, range(0x110000)))  # lone surrogates included
+    everything = _every_code_point()
     unsafe = set()
     for cls in (r"\w", r"\s", r"\d"):
         unsafe |= _class_members(re, cls, everything) ^ _class_members(regex, cls, everything)
@@ -217,13 +222,10 @@ def _compute_unsafe() -> frozenset:
     # engines do not fold the character onto the same literals.
     literals = _case_literals()
     any_literal = "(?i)(?:" + "|".join(map(re.escape, literals)) + ")"
-    folded = _class_members(re, any_literal, everything) | _class_members(regex, any_literal, everything)
-    for char in folded:
-        for literal in literals:
-            source = "(?i)" + re.escape(literal)
-            if bool(re.fullmatch(source, char)) != bool(regex.fullmatch(source, char)):
-                unsafe.add(char)
-                break
+    folded = "".join(_class_members(re, any_literal, everything) | _class_members(regex, any_literal, everything))
+    for literal in literals:
+        source = "(?i)" + re.escape(literal)
+        unsafe |= _class_members(re, source, folded) ^ _class_members(regex, source, folded)
     # Punkt lowercases a token before _RE_NUMERIC sees it: a safe character must lowercase to safe ones.
     for char in everything:
         lower = char.lower()
@@ -356,12 +358,17 @@ class _CheckedPattern:
     def __init__(self, guarded):
         self._fast = fast_pattern(guarded).findall
         self._guarded = guarded
-        self._unsafe = _unsafe_search()
+        self._unsafe = None  # computed on first use: building a tokenizer to validate a job stays cheap
 
     def findall(self, text, timeout=None):
-        if len(text) > MAX_FAST_CHARS or self._unsafe(text):
+        unsafe = self._unsafe or self._load()
+        if len(text) > MAX_FAST_CHARS or unsafe(text):
             return self._guarded.findall(text, timeout=timeout)
         return self._fast(text)
+
+    def _load(self):
+        self._unsafe = _unsafe_search()
+        return self._unsafe
 
 
 _TWEET_CLASS: list = []
@@ -397,13 +404,15 @@ class Routed:
                  check_characters: bool = True):
         self._fast = fast
         self._guarded = guarded
-        self._unsafe = _unsafe_search()
+        self._unsafe = None  # computed on first use (about half a second once per process)
         self.max_chars = max_chars
         self.check_characters = check_characters
         self.fast = 0
         self.guarded = 0
 
     def __call__(self, text: str) -> list:
+        if self._unsafe is None:
+            self._unsafe = _unsafe_search()
         if len(text) <= self.max_chars and not (self.check_characters and self._unsafe(text)):
             try:
                 tokens = self._fast(text)
