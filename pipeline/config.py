@@ -411,6 +411,8 @@ class TokenizeConfig(_Section):
     """tweet only: shorten runs of a character repeated more than 3 times to 3."""
     engine: _one_of(*ENGINES) = "fast"
     """fast: NLTK's fixed patterns on `re` where proven identical; guarded: stock NLTK."""
+    max_chars: _int_range(1) = 20_000
+    """The CPU budget of one message: a longer message is a dead letter (message too long to tokenize)."""
     casefold: Bool = False
     """Full Unicode case folding instead of lowercase."""
     nfkc: Bool = False

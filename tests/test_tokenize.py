@@ -166,3 +166,13 @@ def test_ordinary_patterns_pass_the_backtracking_probe(pattern):
     from transforms.text.tokenizers import validate_pattern
 
     validate_pattern(pattern)
+
+
+def test_a_message_over_the_cpu_budget_is_a_dead_letter_and_the_rest_is_tokenized():
+    texts = [". " * 15_000, "short and sweet"]
+    with test_pipeline.TestPipeline(runner="FnApiRunner") as p:
+        out = p | beam.Create([Message(t, None, "t", 0, i) for i, t in enumerate(texts)]) | TokenizeText(
+            "whitespace", max_chars=20_000)
+        assert_that(out.tokens | beam.Map(lambda m: m.tokens), equal_to([("short", "and", "sweet")]), label="tokens")
+        assert_that(out.dead_letter | beam.Map(lambda d: (d["offset"], d["reason"])), equal_to([
+            (0, "message too long to tokenize: 30,000 characters (tokenize.max_chars 20,000)")]), label="dead")
