@@ -42,6 +42,7 @@ def all_variants(nltk_data_dir):
         yield variants(installed_punkt=True)
     finally:
         nltk.data.path[:] = path
+        nltk.tokenize._get_punkt_tokenizer.cache_clear()  # nltk.word_tokenize's model came from that path
 
 
 # ---------------------------------------------------------------------------------------------

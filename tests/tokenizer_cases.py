@@ -95,6 +95,8 @@ def variants(installed_punkt: bool) -> list:
         ("whitespace", {}, WhitespaceTokenizer().tokenize),
     ]
     if installed_punkt:
+        # nltk.word_tokenize caches the model it loaded first: both sides read the one on the path now.
+        nltk.tokenize._get_punkt_tokenizer.cache_clear()
         cases[:0] = [("word-installed", {"punkt": "installed"}, nltk.word_tokenize),
                      ("sentences-installed", {"punkt": "installed"}, nltk.sent_tokenize)]
     built = []
