@@ -37,8 +37,13 @@ def _duration(text: str) -> float:
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="run config YAML file (see run_configs/)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set source.topics=[news] (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set source.topics=[news] (repeatable)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,10 +55,14 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the pipeline")
     _add_config_arguments(run)
-    run.add_argument("--duration", type=_duration,
-                     help="stop an unbounded read after this long (e.g. 30s), then finish the windows")
-    run.add_argument("--live", action="store_true",
-                     help="one screen redrawn in place: latest windows, watermark, lag, counters (stdout a terminal)")
+    run.add_argument(
+        "--duration", type=_duration, help="stop an unbounded read after this long (e.g. 30s), then finish the windows"
+    )
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="one screen redrawn in place: latest windows, watermark, lag, counters (stdout a terminal)",
+    )
 
     validate = commands.add_parser("validate", help="check a config and say which runner will execute it")
     _add_config_arguments(validate)
@@ -70,8 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     nltk = commands.add_parser("nltk-data", help="NLTK data: status, download")
     nltk_data.add_arguments(nltk)
 
-    _add_config_arguments(commands.add_parser(
-        "lag", help="the consumer group's committed offset, end offset and lag per partition"))
+    _add_config_arguments(
+        commands.add_parser("lag", help="the consumer group's committed offset, end offset and lag per partition")
+    )
 
     from pipeline import plot
 
@@ -82,8 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     stack = commands.add_parser("stack", help="local Kafka, Prism and (--flink) a Flink cluster: up, down, status")
     stack.add_argument("action", choices=("up", "down", "status"))
     stack.add_argument("--kafka-port", type=int, default=9092)
-    stack.add_argument("--flink", action="store_true",
-                       help="up: also start a Flink session cluster and Beam's Python worker pool")
+    stack.add_argument(
+        "--flink", action="store_true", help="up: also start a Flink session cluster and Beam's Python worker pool"
+    )
     stack.add_argument("--flink-port", type=int, default=8081, help="Flink's REST port (default 8081)")
     return parser
 
@@ -141,7 +152,9 @@ def _run(args) -> int:
     from pipeline.metrics_report import report
     from pipeline.preflight import check_kafka_source
 
-    display = RunDisplay(args)  # progress line or --live view (pipeline/console/run_display.py); may add --set overrides
+    display = RunDisplay(
+        args
+    )  # progress line or --live view (pipeline/console/run_display.py); may add --set overrides
     config, plan, pipeline = _prepare(args)
     check_kafka_source(config)
     print(plan.describe(), file=sys.stderr)
@@ -186,8 +199,11 @@ class _StopSignals:
     def _handle(self, signum, frame) -> None:
         if self.signum is not None or not self.waiting:
             self.signum = self.signum or signum
-            _stop_now(self.signum, "stopping the job and its processes (offsets of what was written are "
-                                   "committed; a restart with source.start: committed resumes there)")
+            _stop_now(
+                self.signum,
+                "stopping the job and its processes (offsets of what was written are "
+                "committed; a restart with source.start: committed resumes there)",
+            )
         self.signum = signum
 
 
@@ -303,15 +319,16 @@ def _stop_after_interrupt(result, finished: threading.Event) -> None:
     try:
         result.cancel()
         if not finished.wait(_CANCEL_WAIT_S):
-            print(f"warning: the runner did not confirm the cancellation within {_CANCEL_WAIT_S}s",
-                  file=sys.stderr)
+            print(f"warning: the runner did not confirm the cancellation within {_CANCEL_WAIT_S}s", file=sys.stderr)
     except Exception as e:  # the job service may be gone already
         print(f"warning: the runner did not confirm the cancellation: {_root_cause(str(e))}", file=sys.stderr)
     with contextlib.suppress(Exception):
         state = result.state
-        print(f"stopped, state {state}. Offsets of what was written are committed; a restart with "
-              "source.start: committed resumes there (at-least-once). Use --duration for a drained stop.",
-              file=sys.stderr)
+        print(
+            f"stopped, state {state}. Offsets of what was written are committed; a restart with "
+            "source.start: committed resumes there (at-least-once). Use --duration for a drained stop.",
+            file=sys.stderr,
+        )
     _stop_now(signum, "ending the run's processes")
 
 
@@ -340,8 +357,12 @@ def _stack(args) -> int:
     from pipeline import stack
 
     if args.action == "up":
-        stack.up(kafka_port=args.kafka_port, progress=lambda m: print(m, flush=True),
-                 flink=args.flink, flink_rest_port=args.flink_port)
+        stack.up(
+            kafka_port=args.kafka_port,
+            progress=lambda m: print(m, flush=True),
+            flink=args.flink,
+            flink_rest_port=args.flink_port,
+        )
     elif args.action == "down":
         stack.down()
         print("stopped")
@@ -351,8 +372,9 @@ def _stack(args) -> int:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
     if not verbose:
         # The job service and Prism report every step at INFO; keep the terminal for results.
         logging.getLogger("apache_beam").setLevel(logging.WARNING)

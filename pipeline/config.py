@@ -112,6 +112,7 @@ def parse_duration(value: Any) -> float:
 
 def substitute_env(text: str, source: str, key: str) -> str:
     """`text` with each `${NAME}` replaced by the environment variable NAME (remembered as a secret)."""
+
     def replace(match: re.Match) -> str:
         if match.group(1):
             return "${"
@@ -134,13 +135,21 @@ def substitute_env(text: str, source: str, key: str) -> str:
 Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
-Duration = Annotated[float, PlainValidator(parse_duration), WithJsonSchema({
-    "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}],
-    "description": "a duration: 500ms, 30s, 5m, 1h, 1d or a number of seconds"})]
+Duration = Annotated[
+    float,
+    PlainValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}],
+            "description": "a duration: 500ms, 30s, 5m, 1h, 1d or a number of seconds",
+        }
+    ),
+]
 
 
 def _must(ok: Callable[[Any], bool], message: str) -> AfterValidator:
     """Refuses a value for which `ok` is false, with `message` ({v}: the value)."""
+
     def check(value):
         if not ok(value):
             raise ValueError(message.format(v=value))
@@ -150,16 +159,28 @@ def _must(ok: Callable[[Any], bool], message: str) -> AfterValidator:
 
 
 def _one_of(*choices: str):
-    return Annotated[str, Strict(), _must(lambda v: v in choices, f"must be one of {', '.join(choices)}, got {{v!r}}"),
-                     WithJsonSchema({"type": "string", "enum": list(choices)})]
+    return Annotated[
+        str,
+        Strict(),
+        _must(lambda v: v in choices, f"must be one of {', '.join(choices)}, got {{v!r}}"),
+        WithJsonSchema({"type": "string", "enum": list(choices)}),
+    ]
 
 
 def _int_range(low: int, high: Optional[int] = None):
     if high is None:
-        return Annotated[int, Strict(), _must(lambda v: v >= low, f"must be at least {low}, got {{v}}"),
-                         WithJsonSchema({"type": "integer", "minimum": low})]
-    return Annotated[int, Strict(), _must(lambda v: low <= v <= high, f"must be between {low} and {high}, got {{v}}"),
-                     WithJsonSchema({"type": "integer", "minimum": low, "maximum": high})]
+        return Annotated[
+            int,
+            Strict(),
+            _must(lambda v: v >= low, f"must be at least {low}, got {{v}}"),
+            WithJsonSchema({"type": "integer", "minimum": low}),
+        ]
+    return Annotated[
+        int,
+        Strict(),
+        _must(lambda v: low <= v <= high, f"must be between {low} and {high}, got {{v}}"),
+        WithJsonSchema({"type": "integer", "minimum": low, "maximum": high}),
+    ]
 
 
 def _plain(check: Callable, schema_type: Any):
@@ -169,6 +190,7 @@ def _plain(check: Callable, schema_type: Any):
 
 def _settings(kind: str):
     """A mapping of Kafka client settings (kind: consumer or producer), checked by librdkafka without connecting."""
+
     def check(values: Any) -> dict:
         values = values or {}
         if not isinstance(values, Mapping):
@@ -246,7 +268,7 @@ def _stopwords(value: Any):
     if value is None or (isinstance(value, str) and value and not value.startswith("file:")):
         return value
     if isinstance(value, str):
-        path = Path(value[len("file:"):]).expanduser()
+        path = Path(value[len("file:") :]).expanduser()
         if not value or not path.is_file():
             raise ValueError(f"no such file: {str(path)!r}" if value else "must not be empty")
         return value
@@ -335,16 +357,24 @@ class SourceConfig(_Section):
     topics: Annotated[tuple, _plain(_topics, Union[str, list[str]])] = ("text-stream",)
     """Topics to read; every partition of each."""
     group_id: Optional[Annotated[Str, _must(bool, "must not be empty: give a name, or null for no consumer group")]] = (
-        "token-counts")
+        "token-counts"
+    )
     """Consumer group: offsets are committed to it once the output is written; null: none."""
     start_at: Annotated[Union[str, datetime], _plain(_start, str)] = Field("earliest", alias="start")
     """earliest, latest, committed (the group's offsets) or an ISO-8601 time."""
     stop: Annotated[StopConfig, _plain(_stop, Optional[Union[Literal["latest"], StopAfter]])] = Field(
-        StopConfig(), json_schema_extra={"default": None})
+        StopConfig(), json_schema_extra={"default": None}
+    )
     """null: unbounded (a stream); latest: the end offsets seen when the job starts (a batch read); or a mapping."""
-    timestamp: Annotated[Str, _must(lambda v: v in TIMESTAMP_POLICIES or (v.startswith("field:") and v != "field:"),
-                                    f"must be one of {', '.join(TIMESTAMP_POLICIES)}, got {{v!r}}")] = Field(
-        "create_time", json_schema_extra={"anyOf": [{"enum": list(TIMESTAMP_POLICIES[:-1])}, {"pattern": "^field:."}]})
+    timestamp: Annotated[
+        Str,
+        _must(
+            lambda v: v in TIMESTAMP_POLICIES or (v.startswith("field:") and v != "field:"),
+            f"must be one of {', '.join(TIMESTAMP_POLICIES)}, got {{v!r}}",
+        ),
+    ] = Field(
+        "create_time", json_schema_extra={"anyOf": [{"enum": list(TIMESTAMP_POLICIES[:-1])}, {"pattern": "^field:."}]}
+    )
     """Event time: create_time, log_append_time, processing_time or field:<name> of a JSON payload."""
     max_out_of_orderness_s: Duration = Field(5.0, alias="max_out_of_orderness")
     """The watermark trails the largest event time seen by this much."""
@@ -471,8 +501,11 @@ class WindowConfig(_Section):
                 raise SettingError("period", f"must not exceed size ({self.size_s:g}s)")
             windows = math.ceil(self.size_s / self.period_s)
             if windows > MAX_WINDOWS_PER_ELEMENT:
-                raise SettingError("period", f"size {self.size_s:g}s / period {self.period_s:g}s puts each element "
-                                             f"into {windows} windows; at most {MAX_WINDOWS_PER_ELEMENT} are allowed")
+                raise SettingError(
+                    "period",
+                    f"size {self.size_s:g}s / period {self.period_s:g}s puts each element "
+                    f"into {windows} windows; at most {MAX_WINDOWS_PER_ELEMENT} are allowed",
+                )
         if self.type == "session" and not self.gap_s:
             raise SettingError("gap", "a session window needs a gap greater than 0")
         return self
@@ -555,7 +588,10 @@ class SinkConfig(_Section):
     path: Optional[Str] = Field(None, description="jsonl: the file; its directory must be writable.")
     topic: Optional[Str] = Field(None, description="kafka: the topic.")
     producer_config: _settings("producer") = Field(
-        default_factory=dict, repr=False, description="kafka: confluent-kafka producer settings (checked by librdkafka).")
+        default_factory=dict,
+        repr=False,
+        description="kafka: confluent-kafka producer settings (checked by librdkafka).",
+    )
 
     @model_validator(mode="after")
     def _check(self):
@@ -607,20 +643,28 @@ class RunConfig(_Section):
 
     def redacted(self) -> dict:
         """The config as a dict with secret values replaced, safe to print."""
+
         def scrub(value, key=""):
             if isinstance(value, Mapping):
                 return {k: scrub(v, str(k)) for k, v in value.items()}
             if isinstance(value, (list, tuple)):
                 return [scrub(v) for v in value]
             return "***" if _SECRET_KEY.search(key) and value not in (None, "") else value
+
         return scrub(dataclasses.asdict(self))
 
     @classmethod
     def model_json_schema(cls) -> dict:
         """The JSON Schema of a run-config file (`python -m pipeline schema`): the keys, and `extends`."""
         schema = TypeAdapter(cls).json_schema()
-        schema["properties"] = {"extends": {"type": "string", "title": "Extends", "description": (
-            "A run-config file, relative to this one, whose settings this file overrides.")}, **schema["properties"]}
+        schema["properties"] = {
+            "extends": {
+                "type": "string",
+                "title": "Extends",
+                "description": ("A run-config file, relative to this one, whose settings this file overrides."),
+            },
+            **schema["properties"],
+        }
         return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
@@ -630,15 +674,19 @@ _RUN_CONFIG = TypeAdapter(RunConfig)
 # ---------------------------------------------------------------------------------------------
 # Checks across keys, and those that ask NLTK or the file system.
 
+
 def _check_firings(window: WindowConfig, trigger: TriggerConfig) -> None:
     """A global window closes only by a repeated firing; other windows fire by the watermark."""
     if window.type == "global":
         if trigger.repeat is None:
-            raise SettingError("trigger.repeat", "a global window never closes: give a repeated firing such as 10s or "
-                                                 "{every_n: 100}")
+            raise SettingError(
+                "trigger.repeat", "a global window never closes: give a repeated firing such as 10s or {every_n: 100}"
+            )
         if trigger.early is not None or trigger.late is not None:
-            raise SettingError("trigger.early" if trigger.early is not None else "trigger.late",
-                               "a global window has no watermark firings: use trigger.repeat")
+            raise SettingError(
+                "trigger.early" if trigger.early is not None else "trigger.late",
+                "a global window has no watermark firings: use trigger.repeat",
+            )
     elif trigger.repeat is not None:
         raise SettingError("trigger.repeat", "only global windows take a repeated firing: use early / late")
 
@@ -707,10 +755,16 @@ def _check_language(language: str) -> None:
     punkt = _installed_punkt_languages()
     if language in snowball or language in punkt:
         return
-    installed = ", ".join(punkt) if punkt else (
-        "none (python -m pipeline nltk-data download punkt_tab installs czech, greek, polish, ...)")
-    raise SettingError("language", f"NLTK knows no language {language!r}: NLTK's Snowball stemmer has "
-                                   f"{', '.join(snowball)}; installed Punkt models: {installed}")
+    installed = (
+        ", ".join(punkt)
+        if punkt
+        else ("none (python -m pipeline nltk-data download punkt_tab installs czech, greek, polish, ...)")
+    )
+    raise SettingError(
+        "language",
+        f"NLTK knows no language {language!r}: NLTK's Snowball stemmer has "
+        f"{', '.join(snowball)}; installed Punkt models: {installed}",
+    )
 
 
 def _check_stopwords_name(name: str) -> None:
@@ -723,8 +777,9 @@ def _check_stopwords_name(name: str) -> None:
         accepted = "accepted: an installed NLTK list name, file:PATH (one word per line) or a list of words [a, the]"
         if str(e).startswith("NLTK's stopwords corpus has no list"):
             installed = str(e).split("; it has ", 1)[-1]
-            raise SettingError("stopwords", f"no NLTK stopwords list {name!r}; installed lists: {installed}; "
-                                            f"{accepted}") from None
+            raise SettingError(
+                "stopwords", f"no NLTK stopwords list {name!r}; installed lists: {installed}; {accepted}"
+            ) from None
         raise SettingError("stopwords", f"{e}; {accepted}") from None
 
 
@@ -734,9 +789,13 @@ def _check_tokenize(tokenize: TokenizeConfig) -> None:
 
     from transforms.text.tokenizers import validate_pattern
 
-    only_for = {"pattern": ("regexp", tokenize.pattern), "gaps": ("regexp", tokenize.gaps),
-                "strip_handles": ("tweet", tokenize.strip_handles), "reduce_len": ("tweet", tokenize.reduce_len),
-                "preserve_line": ("word", tokenize.preserve_line)}
+    only_for = {
+        "pattern": ("regexp", tokenize.pattern),
+        "gaps": ("regexp", tokenize.gaps),
+        "strip_handles": ("tweet", tokenize.strip_handles),
+        "reduce_len": ("tweet", tokenize.reduce_len),
+        "preserve_line": ("word", tokenize.preserve_line),
+    }
     for key, (tokenizer, value) in only_for.items():
         if value and tokenize.tokenizer != tokenizer:
             raise SettingError(key, f"only the {tokenizer} tokenizer takes {key} (tokenizer is {tokenize.tokenizer})")
@@ -754,8 +813,11 @@ def _check_tokenize(tokenize: TokenizeConfig) -> None:
     stem_language = tokenize.stem_language or tokenize.language
     if tokenize.stem == "snowball" and stem_language not in SnowballStemmer.languages:
         key = "stem_language" if tokenize.stem_language else "language"
-        raise SettingError(key, f"the snowball stemmer has no language {stem_language!r}; "
-                                f"choose one of {', '.join(SnowballStemmer.languages)}")
+        raise SettingError(
+            key,
+            f"the snowball stemmer has no language {stem_language!r}; "
+            f"choose one of {', '.join(SnowballStemmer.languages)}",
+        )
     with _nltk_search_path(tokenize.nltk_data_path):
         _check_language(tokenize.language)
         if isinstance(tokenize.stopwords, str) and not tokenize.stopwords.startswith("file:"):
@@ -780,7 +842,9 @@ def _config_error(error: ValidationError, source: str) -> ConfigError:
     elif kind in ("unexpected_keyword_argument", "extra_forbidden", "invalid_key"):
         message = "unknown key"
     elif kind in _TYPE_NAMES:
-        message = f"expected {_TYPE_NAMES[kind]}, got " + ("null" if value is None else f"{type(value).__name__} {value!r}")
+        message = f"expected {_TYPE_NAMES[kind]}, got " + (
+            "null" if value is None else f"{type(value).__name__} {value!r}"
+        )
     elif kind in ("dataclass_type", "dict_type"):
         message = f"expected a mapping, got {type(value).__name__}"
     else:
@@ -804,6 +868,7 @@ def parse_config(data: Mapping, source: str) -> RunConfig:
 # ---------------------------------------------------------------------------------------------
 # Reading a file: YAML with limits, `extends`, `--set` overrides, `${NAME}` values.
 
+
 def _resolve_values(data: Any, source: str) -> Any:
     """One walk over the whole config: substitutes `${NAME}` in every string, refuses NaN and infinity.
 
@@ -815,8 +880,9 @@ def _resolve_values(data: Any, source: str) -> Any:
     def walk(value: Any, key: str) -> Any:
         budget[0] -= 1
         if budget[0] < 0:
-            raise ConfigError(f"{source}: {key or '(top level)'}: more than {_MAX_VALUES} values "
-                              "(YAML aliases nested in aliases?)")
+            raise ConfigError(
+                f"{source}: {key or '(top level)'}: more than {_MAX_VALUES} values (YAML aliases nested in aliases?)"
+            )
         if isinstance(value, Mapping):
             return {k: walk(v, ".".join(p for p in (key, str(k)) if p)) for k, v in value.items()}
         if isinstance(value, list):
@@ -874,8 +940,9 @@ class _ConfigLoader(yaml.SafeLoader):
         if len(self._path) >= _MAX_DEPTH:
             line = self.peek_event().start_mark.line + 1
             key = self._dotted()
-            raise _KeyProblem(key if len(key) < 60 else key[:40] + "...", f"nested deeper than {_MAX_DEPTH} levels "
-                                                                          f"at line {line}")
+            raise _KeyProblem(
+                key if len(key) < 60 else key[:40] + "...", f"nested deeper than {_MAX_DEPTH} levels at line {line}"
+            )
         self._path.append(index)
         try:
             return super().compose_node(parent, index)
@@ -889,8 +956,11 @@ class _ConfigLoader(yaml.SafeLoader):
             if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
                 continue  # `<<: *base` merges keys that the mapping's own keys may override
             if (key.tag, key.value) in first_line:
-                raise _KeyProblem(self._dotted(key), f"duplicate key at line {key.start_mark.line + 1} (first at "
-                                                     f"line {first_line[key.tag, key.value]}): remove one of them")
+                raise _KeyProblem(
+                    self._dotted(key),
+                    f"duplicate key at line {key.start_mark.line + 1} (first at "
+                    f"line {first_line[key.tag, key.value]}): remove one of them",
+                )
             first_line[key.tag, key.value] = key.start_mark.line + 1
         return node
 
@@ -914,8 +984,10 @@ def _load_yaml(text: str, source: str, what: str = "", not_yaml: Any = _NOT_YAML
             return not_yaml
         line = text.count("\n", 0, e.position) + 1
         char = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
-        raise ConfigError(f"{source}: {what}not valid YAML at line {line}: character {char} is not allowed "
-                          "(control characters must be escaped in a double-quoted string)") from None
+        raise ConfigError(
+            f"{source}: {what}not valid YAML at line {line}: character {char} is not allowed "
+            "(control characters must be escaped in a double-quoted string)"
+        ) from None
     except yaml.YAMLError as e:
         if not_yaml is not _NOT_YAML:
             return not_yaml
@@ -937,8 +1009,10 @@ def _read_text(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise ConfigError(f"{path}: (file): not UTF-8 text: byte 0x{data[e.start]:02x} at line {line} "
-                          f"({e.reason}); save the file as UTF-8") from None
+        raise ConfigError(
+            f"{path}: (file): not UTF-8 text: byte 0x{data[e.start]:02x} at line {line} "
+            f"({e.reason}); save the file as UTF-8"
+        ) from None
 
 
 def _read_yaml(path: Path, seen: tuple = ()) -> dict:
@@ -970,8 +1044,10 @@ def _split_assignment(assignment: str, source: str) -> tuple[list, str]:
     """`a.b."c.d"=value` -> (["a", "b", "c.d"], "value")."""
     match = _ASSIGNMENT.fullmatch(assignment)
     if not match:
-        raise ConfigError(f"{source}: --set {assignment!r}: expected dotted.key=value "
-                          '(quote a part that holds dots: source.consumer_config."client.id"=x)')
+        raise ConfigError(
+            f"{source}: --set {assignment!r}: expected dotted.key=value "
+            '(quote a part that holds dots: source.consumer_config."client.id"=x)'
+        )
     return [quoted or plain for quoted, plain in re.findall(r'"([^"]+)"|([^."]+)', match.group(1))], match.group(2)
 
 

@@ -51,8 +51,14 @@ def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, qu
         from pipeline.stack.flink import flink_option_defaults
 
         stop = config.source.stop
-        options.update(flink_option_defaults(options, unbounded=not stop.bounded, drain_after_s=stop.max_read_time_s,
-                                             progress=lambda m: print(m, file=sys.stderr)))
+        options.update(
+            flink_option_defaults(
+                options,
+                unbounded=not stop.bounded,
+                drain_after_s=stop.max_read_time_s,
+                progress=lambda m: print(m, file=sys.stderr),
+            )
+        )
     return PipelineOptions.from_dictionary(options)
 
 
@@ -94,16 +100,25 @@ class JobOutputs(NamedTuple):
 def window_spec(config: RunConfig) -> WindowSpec:
     """The windows and firings the config describes."""
     window, trigger = config.window, config.trigger
-    return WindowSpec(window.type, size_s=window.size_s, period_s=window.period_s, gap_s=window.gap_s,
-                      offset_s=window.offset_s, early=trigger.early, late=trigger.late, repeat=trigger.repeat,
-                      allowed_lateness_s=trigger.allowed_lateness_s,
-                      accumulating=trigger.accumulation == "accumulating")
+    return WindowSpec(
+        window.type,
+        size_s=window.size_s,
+        period_s=window.period_s,
+        gap_s=window.gap_s,
+        offset_s=window.offset_s,
+        early=trigger.early,
+        late=trigger.late,
+        repeat=trigger.repeat,
+        allowed_lateness_s=trigger.allowed_lateness_s,
+        accumulating=trigger.accumulation == "accumulating",
+    )
 
 
 def count_tokens(records, config: RunConfig) -> JobOutputs:
     """KafkaRecords -> result rows, dead-letter rows and late-record rows, as the config describes."""
     decoded = records | "DecodeMessages" >> DecodeMessages(
-        config.format.type, config.format.text_field, config.format.encoding)
+        config.format.type, config.format.text_field, config.format.encoding
+    )
     windows = window_spec(config)  # one spec: the late split and the windows cannot disagree
     split = decoded.messages | "SplitLateMessages" >> SplitLateMessages(windows)
     tokenize = config.tokenize
@@ -111,8 +126,15 @@ def count_tokens(records, config: RunConfig) -> JobOutputs:
     rows = (
         tokenized.tokens
         | "WindowTokens" >> WindowTokens(windows)
-        | "CountTokens" >> CountTokens(CountSpec(config.count.top_k, config.count.emit_counts, config.count.by_key,
-                                                 offset_credits=commits_offsets(config)))
+        | "CountTokens"
+        >> CountTokens(
+            CountSpec(
+                config.count.top_k,
+                config.count.emit_counts,
+                config.count.by_key,
+                offset_credits=commits_offsets(config),
+            )
+        )
     )
     dead_letters = (decoded.dead_letter, tokenized.dead_letter) | "CollectDeadLetters" >> beam.Flatten()
     return JobOutputs(rows, dead_letters, split.late)

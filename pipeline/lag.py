@@ -52,32 +52,38 @@ def partition_lags(config: RunConfig) -> list[PartitionLag]:
         raise ConfigError(f"{config.path}: source.group_id: not set, so no offsets are committed to look at")
     check_kafka_source(config)  # the broker and the topics, with the same one-line errors as run
     # log_level 0: the client would log every failed reconnect; the error below says it once.
-    consumer = Consumer({**consumer_settings(source.bootstrap_servers, source.group_id, source.consumer_config),
-                         "log_level": 0})
+    consumer = Consumer(
+        {**consumer_settings(source.bootstrap_servers, source.group_id, source.consumer_config), "log_level": 0}
+    )
     try:
         metadata = consumer.list_topics(timeout=_TIMEOUT_S)
-        partitions = [TopicPartition(topic, p) for topic in source.topics
-                      for p in sorted(metadata.topics[topic].partitions)]
+        partitions = [
+            TopicPartition(topic, p) for topic in source.topics for p in sorted(metadata.topics[topic].partitions)
+        ]
         committed = consumer.committed(partitions, timeout=_TIMEOUT_S)
         rows = []
         for tp in committed:
             if tp.error is not None:
                 raise KafkaException(tp.error)
-            low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
-                                                       timeout=_TIMEOUT_S, cached=False)
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(tp.topic, tp.partition), timeout=_TIMEOUT_S, cached=False
+            )
             rows.append(PartitionLag(tp.topic, tp.partition, None if tp.offset < 0 else tp.offset, high, low))
         return rows
     except KafkaException as e:
         error = e.args[0]
         reason = error.str() if hasattr(error, "str") else str(error)
-        raise ConfigError(f"{config.path}: source: cannot read the offsets of group {source.group_id!r} on "
-                          f"{source.bootstrap_servers}: {reason}") from None
+        raise ConfigError(
+            f"{config.path}: source: cannot read the offsets of group {source.group_id!r} on "
+            f"{source.bootstrap_servers}: {reason}"
+        ) from None
     finally:
         consumer.close()
 
 
 def format_table(rows: list[PartitionLag]) -> list[str]:
     """The table: one line per partition, then the total of the partitions with a commit."""
+
     def text(value: Optional[int]) -> str:
         return "-" if value is None else str(value)
 
@@ -87,8 +93,10 @@ def format_table(rows: list[PartitionLag]) -> list[str]:
     total_lag = sum(r.lag for r in known) if any(r.committed is not None for r in rows) else None
     table.append(("total", "", "", str(sum(r.end for r in rows)), text(total_lag)))
     widths = [max(len(line[i]) for line in table) for i in range(5)]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
-             .rstrip() for line in table]
+    lines = [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))).rstrip()
+        for line in table
+    ]
     missing = len(rows) - len(known)
     if missing and total_lag is not None:
         lines[-1] += f"  ({missing} of {len(rows)} partitions with records and no commit: not counted)"
@@ -103,8 +111,11 @@ def run(args) -> int:
     for line in format_table(rows):
         print(line)
     if all(r.committed is None for r in rows):
-        print(f"no commits: group {source.group_id!r} has committed no offset on {', '.join(source.topics)} "
-              "(no job has read them with this group yet, or it commits nothing: source.commit_offsets false, "
-              "or a bounded read on Flink)", file=sys.stderr)
+        print(
+            f"no commits: group {source.group_id!r} has committed no offset on {', '.join(source.topics)} "
+            "(no job has read them with this group yet, or it commits nothing: source.commit_offsets false, "
+            "or a bounded read on Flink)",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -60,15 +60,22 @@ class WindowCount:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="OUT.jsonl", help="JSON-lines output of a run (sink.type: jsonl)")
-    parser.add_argument("-o", "--output", metavar="CHART.png",
-                        help="the PNG to write (default: the input's name with .png)")
-    parser.add_argument("--top", type=int, default=10, metavar="N",
-                        help="plot the N tokens with the largest total count (default 10)")
-    parser.add_argument("--token", action="append", default=[], metavar="WORD",
-                        help="plot this token (repeatable); replaces --top")
-    parser.add_argument("--accumulation", choices=("discarding", "accumulating"), default="discarding",
-                        help="how the run's panes were fired (trigger.accumulation): discarding adds a "
-                             "window's panes up, accumulating takes its last pane (default discarding)")
+    parser.add_argument(
+        "-o", "--output", metavar="CHART.png", help="the PNG to write (default: the input's name with .png)"
+    )
+    parser.add_argument(
+        "--top", type=int, default=10, metavar="N", help="plot the N tokens with the largest total count (default 10)"
+    )
+    parser.add_argument(
+        "--token", action="append", default=[], metavar="WORD", help="plot this token (repeatable); replaces --top"
+    )
+    parser.add_argument(
+        "--accumulation",
+        choices=("discarding", "accumulating"),
+        default="discarding",
+        help="how the run's panes were fired (trigger.accumulation): discarding adds a "
+        "window's panes up, accumulating takes its last pane (default discarding)",
+    )
     parser.add_argument("--title", help="the chart's title (default: names the input file)")
 
 
@@ -106,8 +113,9 @@ def read_counts(lines: Iterable[str], accumulation: str = "discarding") -> tuple
         if not isinstance(count, int) or isinstance(count, bool) or not isinstance(token, str):
             raise PlotError(f"line {line_number}: a count row needs a string token and an integer count")
         if not isinstance(index, int) or timing not in _TIMINGS:
-            raise PlotError(f"line {line_number}: pane_index must be an integer and pane_timing one of "
-                            f"{', '.join(_TIMINGS)}")
+            raise PlotError(
+                f"line {line_number}: pane_index must be an integer and pane_timing one of {', '.join(_TIMINGS)}"
+            )
         if start is None:
             global_rows += 1
             continue
@@ -139,7 +147,7 @@ def _label(token: str) -> str:
     """A token as legend text: control characters escaped, `$` not read as mathtext, long ones cut."""
     text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in token)
     if len(text) > _MAX_LABEL:
-        text = text[:_MAX_LABEL - 1] + "\u2026"
+        text = text[: _MAX_LABEL - 1] + "\u2026"
     return text.replace("$", r"\$")
 
 
@@ -167,23 +175,32 @@ def build_figure(counts: list[WindowCount], tokens: list[str], title: str, accum
         ys = [points[k].count if k in points else 0 for k in keys]
         total = sum(ys)
         (line,) = ax.plot(xs, ys, marker=".", markersize=5, linewidth=1.5, label=f"{_label(token)} ({total:,})")
-        for timing, style in (("LATE", {"marker": "^", "markersize": 8}),
-                              ("EARLY", {"marker": "o", "markersize": 8, "markerfacecolor": "none"})):
+        for timing, style in (
+            ("LATE", {"marker": "^", "markersize": 8}),
+            ("EARLY", {"marker": "o", "markersize": 8, "markerfacecolor": "none"}),
+        ):
             marked = [(k[0], points[k].count) for k in keys if k in points and points[k].last_timing == timing]
             if marked:
                 seen_timings.add(timing)
-                ax.plot([x for x, _ in marked], [y for _, y in marked], linestyle="none",
-                        color=line.get_color(), **style)
+                ax.plot(
+                    [x for x, _ in marked], [y for _, y in marked], linestyle="none", color=line.get_color(), **style
+                )
     handles, labels = ax.get_legend_handles_labels()
     if "LATE" in seen_timings:
         handles.append(Line2D([], [], color="0.3", marker="^", markersize=8, linestyle="none"))
         labels.append("last pane LATE")
     if "EARLY" in seen_timings:
-        handles.append(Line2D([], [], color="0.3", marker="o", markersize=8, markerfacecolor="none",
-                              linestyle="none"))
+        handles.append(Line2D([], [], color="0.3", marker="o", markersize=8, markerfacecolor="none", linestyle="none"))
         labels.append("EARLY panes only (window not closed)")
-    ax.legend(handles, labels, title="token (total)", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              fontsize="small", frameon=False)
+    ax.legend(
+        handles,
+        labels,
+        title="token (total)",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize="small",
+        frameon=False,
+    )
     locator = dates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
@@ -206,8 +223,15 @@ def _window_size(counts: list[WindowCount]) -> Optional[str]:
     return f"{seconds:g} s"
 
 
-def make_chart(path: str, output: str, *, top: int = 10, tokens: Iterable[str] = (),
-               accumulation: str = "discarding", title: Optional[str] = None) -> tuple[list[str], list[str]]:
+def make_chart(
+    path: str,
+    output: str,
+    *,
+    top: int = 10,
+    tokens: Iterable[str] = (),
+    accumulation: str = "discarding",
+    title: Optional[str] = None,
+) -> tuple[list[str], list[str]]:
     """Reads `path`, writes the PNG `output`; returns (notes, tokens plotted). Raises PlotError."""
     try:
         with open(path, encoding="utf-8") as lines:
@@ -223,16 +247,21 @@ def make_chart(path: str, output: str, *, top: int = 10, tokens: Iterable[str] =
         notes.append(f"left out {global_rows} count rows of the global window (they have no window times)")
     if not counts:
         what = "only global-window count rows" if global_rows else "no count rows"
-        raise PlotError(f"{path}: {what}, nothing to plot (count rows come from a jsonl sink with "
-                        "count.emit_counts: true and a fixed, sliding or session window)", exit_code=1)
+        raise PlotError(
+            f"{path}: {what}, nothing to plot (count rows come from a jsonl sink with "
+            "count.emit_counts: true and a fixed, sliding or session window)",
+            exit_code=1,
+        )
     tokens = list(tokens)
     chosen = select_tokens(counts, top, tokens)
     missing = [t for t in dict.fromkeys(tokens) if t not in chosen]
     if missing:
         notes.append(f"not in {path}: {', '.join(_label(t) for t in missing)}")
     if not chosen:
-        raise PlotError(f"{path}: none of the tokens {', '.join(_label(t) for t in tokens)} has a count row, "
-                        "nothing to plot", exit_code=1)
+        raise PlotError(
+            f"{path}: none of the tokens {', '.join(_label(t) for t in tokens)} has a count row, nothing to plot",
+            exit_code=1,
+        )
     size = _window_size(counts)
     title = title or f"Token counts per {size + ' ' if size else ''}window: {Path(path).name}"
     figure = build_figure(counts, chosen, title, accumulation)
@@ -247,16 +276,19 @@ def run(args) -> int:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        print("error: the plot command needs matplotlib: pip install -e '.[plot]' (or pip install 'matplotlib>=3.8')",
-              file=sys.stderr)
+        print(
+            "error: the plot command needs matplotlib: pip install -e '.[plot]' (or pip install 'matplotlib>=3.8')",
+            file=sys.stderr,
+        )
         return 2
     if args.top < 1:
         print("error: --top must be at least 1", file=sys.stderr)
         return 2
     output = args.output or str(Path(args.input).with_suffix(".png"))
     try:
-        notes, chosen = make_chart(args.input, output, top=args.top, tokens=args.token,
-                                   accumulation=args.accumulation, title=args.title)
+        notes, chosen = make_chart(
+            args.input, output, top=args.top, tokens=args.token, accumulation=args.accumulation, title=args.title
+        )
     except PlotError as e:
         print(f"{'error: ' if e.exit_code == 2 else ''}{e}", file=sys.stderr)
         return e.exit_code

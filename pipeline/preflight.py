@@ -42,14 +42,20 @@ def check_kafka_source(config) -> None:
     try:
         topics = admin.list_topics(timeout=_TIMEOUT_S).topics
     except KafkaException as e:
-        hint = " (start one with: python -m pipeline stack up)" if source.bootstrap_servers.startswith(
-            ("127.0.0.1", "localhost")) else ""
-        raise ConfigError(f"{config.path}: source.bootstrap_servers: cannot reach Kafka at "
-                          f"{source.bootstrap_servers}: {e.args[0].str()}{hint}") from None
+        hint = (
+            " (start one with: python -m pipeline stack up)"
+            if source.bootstrap_servers.startswith(("127.0.0.1", "localhost"))
+            else ""
+        )
+        raise ConfigError(
+            f"{config.path}: source.bootstrap_servers: cannot reach Kafka at "
+            f"{source.bootstrap_servers}: {e.args[0].str()}{hint}"
+        ) from None
     missing = [topic for topic in source.topics if topic not in topics]
     if missing:
-        raise ConfigError(f"{config.path}: source.topics: no such topic on {source.bootstrap_servers}: "
-                          f"{', '.join(missing)}")
+        raise ConfigError(
+            f"{config.path}: source.topics: no such topic on {source.bootstrap_servers}: {', '.join(missing)}"
+        )
 
 
 # --- Kafka client settings -------------------------------------------------------------------
@@ -86,8 +92,9 @@ def _client_error_text(error: Exception) -> str:
         text = error.args[0].str()
     else:
         text = str(error)
-    return " ".join(text.split()).removeprefix("Failed to create consumer: ").removeprefix(
-        "Failed to create producer: ")
+    return (
+        " ".join(text.split()).removeprefix("Failed to create consumer: ").removeprefix("Failed to create producer: ")
+    )
 
 
 def _culprit(kind: str, settings: Mapping[str, Any], text: str) -> str:
@@ -116,10 +123,18 @@ def check_client_settings(kind: str, settings: Mapping[str, Any]) -> None:
     """
     for key, value in settings.items():
         if value is None or isinstance(value, (list, tuple, dict)) or not isinstance(value, (str, int, float)):
-            shown = "a list" if isinstance(value, (list, tuple)) else "a mapping" if isinstance(value, dict) else (
-                "null" if value is None else type(value).__name__)
-            hint = ' (a key with dots is quoted in --set: source.consumer_config."client.id"=x)' if isinstance(
-                value, dict) else ""
+            shown = (
+                "a list"
+                if isinstance(value, (list, tuple))
+                else "a mapping"
+                if isinstance(value, dict)
+                else ("null" if value is None else type(value).__name__)
+            )
+            hint = (
+                ' (a key with dots is quoted in --set: source.consumer_config."client.id"=x)'
+                if isinstance(value, dict)
+                else ""
+            )
             raise SettingError(key, f"expected a string, number or boolean, got {shown}{hint}")
     if kind == "consumer" and settings.get("group.id") == "":
         raise SettingError("group.id", "must not be empty")
@@ -127,14 +142,17 @@ def check_client_settings(kind: str, settings: Mapping[str, Any]) -> None:
         _build_client(kind, settings)
     except (KafkaException, TypeError, ValueError) as e:
         text = _client_error_text(e)
-        raise SettingError(_culprit(kind, settings, text), f"refused by the Kafka client (librdkafka): {text}") from None
+        raise SettingError(
+            _culprit(kind, settings, text), f"refused by the Kafka client (librdkafka): {text}"
+        ) from None
 
 
 # --- Beam pipeline options -------------------------------------------------------------------
 
 # Options of Beam's Java Flink runner (FlinkPipelineOptions) that Beam Python does not declare:
 # the Python SDK passes them through to the Flink job server, which reads them.
-FLINK_JOB_SERVER_OPTIONS = frozenset("""
+FLINK_JOB_SERVER_OPTIONS = frozenset(
+    """
     allow_non_restored_state auto_balance_write_files_sharding_enabled auto_watermark_interval
     checkpoint_timeout_millis checkpointing_interval checkpointing_mode disable_metrics
     enable_stable_input_drain execution_mode_for_batch execution_retry_delay externalized_checkpoints_enabled
@@ -145,7 +163,8 @@ FLINK_JOB_SERVER_OPTIONS = frozenset("""
     report_checkpoint_duration retain_externalized_checkpoints_on_cancellation savepoint_path
     shutdown_sources_after_idle_ms state_backend state_backend_factory state_backend_storage_path
     tolerable_checkpoint_failure_number unaligned_checkpoint_enabled use_data_stream_for_batch
-""".split())
+""".split()
+)
 _OPTION_IN_MESSAGE = re.compile(r"option:? ([a-z_]+)|Project ID")
 
 
@@ -237,8 +256,9 @@ def _check_with_beam_validator(options: Mapping[str, Any], runner: str) -> None:
     beam_logger.addHandler(warnings)
     beam_logger.propagate = False
     try:
-        errors = PipelineOptionsValidator(PipelineOptions.from_dictionary({**passed, "runner": runner}),
-                                          create_runner(runner)).validate()
+        errors = PipelineOptionsValidator(
+            PipelineOptions.from_dictionary({**passed, "runner": runner}), create_runner(runner)
+        ).validate()
     finally:
         beam_logger.removeHandler(warnings)
         beam_logger.propagate = saved
@@ -247,8 +267,11 @@ def _check_with_beam_validator(options: Mapping[str, Any], runner: str) -> None:
         first = " ".join(errors[0].split())
         match = _OPTION_IN_MESSAGE.search(first)
         key = (match.group(1) or "project") if match else ""
-        more = f" (and {len(errors) - 1} more: {'; '.join(' '.join(e.split()) for e in errors[1:])})" if len(
-            errors) > 1 else ""
+        more = (
+            f" (and {len(errors) - 1} more: {'; '.join(' '.join(e.split()) for e in errors[1:])})"
+            if len(errors) > 1
+            else ""
+        )
         raise SettingError(key, f"refused by Beam: {first}{more}")
 
 

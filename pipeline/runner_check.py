@@ -61,24 +61,35 @@ def _seconds(value: float) -> str:
 
 def _processing_time_firings(config: RunConfig) -> list[str]:
     """The trigger keys that hold a processing-time delay (a number of seconds, not {every_n: N})."""
-    return [name for name in _FIRINGS
-            if getattr(config.trigger, name) is not None and not isinstance(getattr(config.trigger, name), tuple)]
+    return [
+        name
+        for name in _FIRINGS
+        if getattr(config.trigger, name) is not None and not isinstance(getattr(config.trigger, name), tuple)
+    ]
 
 
-_LATE_PANES_ON_PRISM = ("Prism labels some panes of late data EARLY or ON_TIME instead of LATE when panes accumulate "
-                        "with early firings (counts are right; tests/test_trigger_matrix.py)")
+_LATE_PANES_ON_PRISM = (
+    "Prism labels some panes of late data EARLY or ON_TIME instead of LATE when panes accumulate "
+    "with early firings (counts are right; tests/test_trigger_matrix.py)"
+)
 
 
 def _prism_stream_warnings(config: RunConfig) -> list[str]:
     """What Prism does differently from the Beam model with this config on a stream (measured)."""
     trigger = config.trigger
-    if (not config.source.stop.bounded and trigger.accumulation == "accumulating" and trigger.early is not None
-            and trigger.allowed_lateness_s > 0):
+    if (
+        not config.source.stop.bounded
+        and trigger.accumulation == "accumulating"
+        and trigger.early is not None
+        and trigger.allowed_lateness_s > 0
+    ):
         return [_LATE_PANES_ON_PRISM]
     return []
 
 
-_BATCH_ON_PRISM = "a bounded read runs on Prism as one batch: processing-time firings do not fire there, only the final pane"
+_BATCH_ON_PRISM = (
+    "a bounded read runs on Prism as one batch: processing-time firings do not fire there, only the final pane"
+)
 
 
 def _refuse_processing_time_firings_on_prism(config: RunConfig, runner: str) -> None:
@@ -98,7 +109,8 @@ def _refuse_processing_time_firings_on_prism(config: RunConfig, runner: str) -> 
             f"{config.path}: trigger.{name}: a processing-time firing ({_seconds(getattr(config.trigger, name))}) "
             f"on an unbounded read crashes Prism 2.77 (runner: {runner}; the runner panics when the firing comes "
             "due for a window it has already closed): use an element-count firing such as {every_n: 100}, "
-            "or a Flink config (run_configs/flink-local.yaml)")
+            "or a Flink config (run_configs/flink-local.yaml)"
+        )
 
 
 def _requested_workers(config: RunConfig) -> int:
@@ -107,10 +119,11 @@ def _requested_workers(config: RunConfig) -> int:
     try:
         workers = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{config.path}: options.direct_num_workers: expected a whole number, got {value!r}") from None
+        raise ConfigError(
+            f"{config.path}: options.direct_num_workers: expected a whole number, got {value!r}"
+        ) from None
     if workers < 0:
-        raise ConfigError(f"{config.path}: options.direct_num_workers: must be 0 (one per core) or more, "
-                          f"got {workers}")
+        raise ConfigError(f"{config.path}: options.direct_num_workers: must be 0 (one per core) or more, got {workers}")
     return workers or os.cpu_count() or 1
 
 
@@ -142,9 +155,13 @@ def plan_runner(config: RunConfig) -> RunnerPlan:
     if streaming and workers > 1:
         warnings.append("options.direct_num_workers applies to bounded reads: Prism streams in one SDK worker")
     if not streaming and workers > 1:
-        return RunnerPlan("DirectRunner", f"FnApiRunner ({workers} worker processes)", streaming,
-                          (f"direct_num_workers={workers} asks for worker processes; Prism runs one",),
-                          tuple(warnings))
+        return RunnerPlan(
+            "DirectRunner",
+            f"FnApiRunner ({workers} worker processes)",
+            streaming,
+            (f"direct_num_workers={workers} asks for worker processes; Prism runs one",),
+            tuple(warnings),
+        )
     if streaming:
         # Unbounded: the job runs on Prism, or it is refused below.
         _refuse_processing_time_firings_on_prism(config, "DirectRunner, which hands a stream to Prism")
@@ -153,10 +170,16 @@ def plan_runner(config: RunConfig) -> RunnerPlan:
         if _processing_time_firings(config):
             warnings.append(_BATCH_ON_PRISM)
         warnings += _prism_stream_warnings(config)
-        return RunnerPlan("DirectRunner", "PrismRunner", streaming,
-                          ("Beam's DirectRunner hands this pipeline to Prism",), tuple(warnings))
+        return RunnerPlan(
+            "DirectRunner",
+            "PrismRunner",
+            streaming,
+            ("Beam's DirectRunner hands this pipeline to Prism",),
+            tuple(warnings),
+        )
     if streaming:
         raise ConfigError(
             f"{config.path}: runner: DirectRunner would leave Prism ({'; '.join(blockers)}) for a runner that "
-            "cannot stream an unbounded Kafka read: set runner: PrismRunner, or a bounded source.stop")
+            "cannot stream an unbounded Kafka read: set runner: PrismRunner, or a bounded source.stop"
+        )
     return RunnerPlan("DirectRunner", "FnApiRunner (in-process batch)", streaming, tuple(blockers), tuple(warnings))

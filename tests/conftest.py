@@ -107,8 +107,9 @@ def flink_job_server_jar() -> str:
 
 
 @pytest.fixture(scope="session")
-def flink_cluster(tmp_path_factory: pytest.TempPathFactory, nltk_data_dir: str,
-                  flink_job_server_jar: str) -> Iterator[FlinkCluster]:
+def flink_cluster(
+    tmp_path_factory: pytest.TempPathFactory, nltk_data_dir: str, flink_job_server_jar: str
+) -> Iterator[FlinkCluster]:
     """A Flink session cluster and Beam worker pool of this test session, on free ports.
 
     Started once and shared by every test that needs it (a JobManager, a

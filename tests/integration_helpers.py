@@ -23,16 +23,23 @@ def cli_command(*args: str) -> list[str]:
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs `python -m pipeline ...` from the repository, as a user would."""
-    return subprocess.run(cli_command(*args), cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ))
+    return subprocess.run(
+        cli_command(*args), cwd=REPO, capture_output=True, text=True, timeout=timeout, env=dict(os.environ)
+    )
 
 
 def start_cli(*args: str, log_path: Path, new_session: bool = False, env: dict | None = None) -> subprocess.Popen:
     """Starts `python -m pipeline ...`; with `new_session`, as the leader of its own process group
     (so that the group can be sent a terminal's Ctrl-C with os.killpg)."""
     log = open(log_path, "w")
-    return subprocess.Popen(cli_command(*args), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(env if env is not None else os.environ), start_new_session=new_session)
+    return subprocess.Popen(
+        cli_command(*args),
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(env if env is not None else os.environ),
+        start_new_session=new_session,
+    )
 
 
 def config_overrides(**settings) -> list[str]:
@@ -115,7 +122,7 @@ def _address(hex_address: str, ipv6: bool) -> str:
     host, port = hex_address.split(":")
     raw = bytes.fromhex(host)
     # /proc/net/tcp* print the address as 32-bit words in host byte order.
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     family = socket.AF_INET6 if ipv6 else socket.AF_INET
     return f"{socket.inet_ntop(family, words)}:{int(port, 16)}"
 

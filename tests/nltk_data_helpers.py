@@ -39,15 +39,19 @@ _WORDNET_EXCEPTIONS = {
     "adj": ["better good well", "best good well", "bigger big"],
     "adv": ["better well", "best well"],
 }
-_LEXNAMES = ("adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body "
-             "noun.cognition noun.communication noun.event noun.feeling noun.food noun.group noun.location "
-             "noun.motive noun.object noun.person noun.phenomenon noun.plant noun.possession noun.process "
-             "noun.quantity noun.relation noun.shape noun.state noun.substance noun.time verb.body verb.change "
-             "verb.cognition verb.communication verb.competition verb.consumption verb.contact verb.creation "
-             "verb.emotion verb.motion verb.perception verb.possession verb.social verb.stative verb.weather "
-             "adj.ppl").split()
+_LEXNAMES = (
+    "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body "
+    "noun.cognition noun.communication noun.event noun.feeling noun.food noun.group noun.location "
+    "noun.motive noun.object noun.person noun.phenomenon noun.plant noun.possession noun.process "
+    "noun.quantity noun.relation noun.shape noun.state noun.substance noun.time verb.body verb.change "
+    "verb.cognition verb.communication verb.competition verb.consumption verb.contact verb.creation "
+    "verb.emotion verb.motion verb.perception verb.possession verb.social verb.stative verb.weather "
+    "adj.ppl"
+).split()
 _POS_LETTER = {"noun": "n", "verb": "v", "adj": "a", "adv": "r"}
-_LICENSE = "  1 This is a test database in the WordNet format.  \n  2 WordNet 3.0 Copyright 2006 by Princeton University.  \n"
+_LICENSE = (
+    "  1 This is a test database in the WordNet format.  \n  2 WordNet 3.0 Copyright 2006 by Princeton University.  \n"
+)
 
 
 def write_punkt_tab(root: Path, language: str = "english", text: str = "") -> Path:
@@ -80,9 +84,13 @@ def write_wordnet(root: Path) -> Path:
     """Writes a tiny WordNet 3.0 database (index, exception, data and lexnames files)."""
     corpus = root / "corpora" / "wordnet"
     corpus.mkdir(parents=True, exist_ok=True)
-    (corpus / "lexnames").write_text("".join(
-        f"{i:02d}\t{name}\t{[1, 2, 3, 4][['noun', 'verb', 'adj', 'adv'].index(name.split('.')[0])]}\n"
-        for i, name in enumerate(_LEXNAMES)), encoding="utf-8")
+    (corpus / "lexnames").write_text(
+        "".join(
+            f"{i:02d}\t{name}\t{[1, 2, 3, 4][['noun', 'verb', 'adj', 'adv'].index(name.split('.')[0])]}\n"
+            for i, name in enumerate(_LEXNAMES)
+        ),
+        encoding="utf-8",
+    )
     offset = 1000
     for pos, lemmas in _WORDNET_INDEX.items():
         lines = []
@@ -115,8 +123,9 @@ def fortunes() -> tuple[str, list]:
     Where the package is not installed (it is in CI: .ci/run installs it), the
     built-in English sample text stands in, outside CI only.
     """
-    files = sorted(f for f in glob.glob(os.path.join(FORTUNES_DIR, "*"))
-                   if os.path.isfile(f) and "." not in os.path.basename(f))
+    files = sorted(
+        f for f in glob.glob(os.path.join(FORTUNES_DIR, "*")) if os.path.isfile(f) and "." not in os.path.basename(f)
+    )
     if not files:
         if in_ci():
             pytest.fail(f"the fortunes corpus is not installed in {FORTUNES_DIR}: apt-get install -y fortunes")

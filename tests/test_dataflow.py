@@ -59,8 +59,9 @@ print(json.dumps({
 
 
 def _run(command: list[str], cwd: Path, env: dict | None = None, timeout: float = _PIP_TIMEOUT_S):
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                            env=env or dict(os.environ))
+    result = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or dict(os.environ)
+    )
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     return result
 
@@ -73,23 +74,40 @@ def worker_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     sdist = next((root / "dist").glob("beam?token?counts-*.tar.gz"))
     _run([sys.executable, "-m", "venv", str(root / "venv")], root)
     python = root / "venv" / "bin" / "python"
-    _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-          f"{sdist}[dataflow]"], root)
+    _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{sdist}[dataflow]"], root)
     yield python
 
 
 def test_the_installed_package_runs_the_pipeline_outside_the_checkout(
-        worker_venv, kafka_broker, fresh_topic, prism_location, use_nltk_data, tmp_path):
+    worker_venv, kafka_broker, fresh_topic, prism_location, use_nltk_data, tmp_path
+):
     topic = fresh_topic(partitions=2)
-    produce_messages(kafka_broker.bootstrap_servers, topic,
-                     [Message(f"installed from the sdist {i}", None, None) for i in range(12)])
+    produce_messages(
+        kafka_broker.bootstrap_servers, topic, [Message(f"installed from the sdist {i}", None, None) for i in range(12)]
+    )
     out = tmp_path / "out.jsonl"
     where = _run([str(worker_venv), "-c", "import pipeline, transforms; print(pipeline.__file__)"], tmp_path)
     assert where.stdout.startswith(str(worker_venv.parent.parent)), where.stdout
-    result = _run([str(worker_venv), "-m", "pipeline", "run", "--config", str(REPO / "run_configs" / "direct.yaml"),
-                   *config_overrides(source__bootstrap_servers=kafka_broker.bootstrap_servers, source__topics=[topic],
-                                     source__stop="latest", tokenize__punkt="installed", sink__type="jsonl",
-                                     sink__path=str(out))], tmp_path, timeout=300)
+    result = _run(
+        [
+            str(worker_venv),
+            "-m",
+            "pipeline",
+            "run",
+            "--config",
+            str(REPO / "run_configs" / "direct.yaml"),
+            *config_overrides(
+                source__bootstrap_servers=kafka_broker.bootstrap_servers,
+                source__topics=[topic],
+                source__stop="latest",
+                tokenize__punkt="installed",
+                sink__type="jsonl",
+                sink__path=str(out),
+            ),
+        ],
+        tmp_path,
+        timeout=300,
+    )
     assert records_accounting(result.stderr) == (12, 12, 0, "ok")
     counts = {r["token"]: r["count"] for r in read_rows(out, "count")}
     assert counts["sdist"] == 12 and counts["installed"] == 12
@@ -99,8 +117,12 @@ def test_beam_builds_the_complete_dataflow_job_request_without_submitting(worker
     script = tmp_path / "dry_run.py"
     script.write_text(_DRY_RUN, encoding="utf-8")
     # From the repository root, as README says, because setup_file is ./setup.py.
-    result = _run([str(worker_venv), str(script), str(REPO / "run_configs" / "dataflow.yaml")], REPO,
-                  env={**os.environ, **DATAFLOW_ENV}, timeout=300)
+    result = _run(
+        [str(worker_venv), str(script), str(REPO / "run_configs" / "dataflow.yaml")],
+        REPO,
+        env={**os.environ, **DATAFLOW_ENV},
+        timeout=300,
+    )
     request = json.loads(result.stdout.strip().splitlines()[-1])
     job, transforms = request["job"], request["transforms"]
     assert job["name"] == "token-counts" and job["type_"] == 2  # JOB_TYPE_STREAMING

@@ -85,10 +85,20 @@ def test_sigkill_restarts_under_load_lose_nothing(kafka_broker, fresh_topic, pri
     produce_messages(bootstrap, topic, [_record(n) for n in range(3000)])  # a backlog
     out, late = tmp_path / "counts.jsonl", tmp_path / "late.jsonl"
     settings = config_overrides(
-        source__bootstrap_servers=bootstrap, source__topics=[topic], source__group_id=group,
-        source__start="committed", source__max_out_of_orderness="1s", window__size="2s",
-        tokenize__tokenizer="whitespace", tokenize__lowercase=False, count__top_k=1,
-        sink__type="jsonl", sink__path=str(out), late_records__type="jsonl", late_records__path=str(late))
+        source__bootstrap_servers=bootstrap,
+        source__topics=[topic],
+        source__group_id=group,
+        source__start="committed",
+        source__max_out_of_orderness="1s",
+        window__size="2s",
+        tokenize__tokenizer="whitespace",
+        tokenize__lowercase=False,
+        count__top_k=1,
+        sink__type="jsonl",
+        sink__path=str(out),
+        late_records__type="jsonl",
+        late_records__path=str(late),
+    )
     producer = _Producer(bootstrap, topic, 3000, rate=60)
     kills, committed, random_delay = [], [], random.Random(7)
     try:
@@ -106,8 +116,7 @@ def test_sigkill_restarts_under_load_lose_nothing(kafka_broker, fresh_topic, pri
     finally:
         produced = producer.stop()
     # A drained run after the kills: it must start cleanly and count the rest.
-    final = start_cli("run", "--config", DIRECT_CONFIG, "--duration", "25s", *settings,
-                      log_path=tmp_path / "final.log")
+    final = start_cli("run", "--config", DIRECT_CONFIG, "--duration", "25s", *settings, log_path=tmp_path / "final.log")
     assert final.wait(timeout=240) == 0, (tmp_path / "final.log").read_text()[-3000:]
     records_accounting((tmp_path / "final.log").read_text())
 
@@ -119,8 +128,10 @@ def test_sigkill_restarts_under_load_lose_nothing(kafka_broker, fresh_topic, pri
     lost = expected - set(counted) - late_tokens
     duplicated = sum(n - 1 for n in counted.values() if n > 1)
     runs = {row["run_id"] for row in read_rows(out, "count")}
-    print(f"produced {produced}, counted {len(set(counted) & expected)}, late {len(late_tokens)}, lost {len(lost)}, "
-          f"duplicated {duplicated}, rows after each kill {kills}, committed at each kill {committed}, runs {len(runs)}")
+    print(
+        f"produced {produced}, counted {len(set(counted) & expected)}, late {len(late_tokens)}, lost {len(lost)}, "
+        f"duplicated {duplicated}, rows after each kill {kills}, committed at each kill {committed}, runs {len(runs)}"
+    )
     assert not lost, f"{len(lost)} of {produced} records lost, e.g. {sorted(lost)[:5]}"
     assert set(counted) <= expected
     assert len(runs) == 4
@@ -143,11 +154,28 @@ def _stream_through_an_outage(broker: KafkaBroker, tmp_path, outage) -> None:
     bootstrap, topic = broker.bootstrap_servers, f"outage-{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, 2)
     out, late, log = tmp_path / "counts.jsonl", tmp_path / "late.jsonl", tmp_path / "run.log"
-    runner = start_cli("run", "--config", DIRECT_CONFIG, "--duration", "75s", *config_overrides(
-        source__bootstrap_servers=bootstrap, source__topics=[topic], source__group_id=topic,
-        source__max_out_of_orderness="1s", window__size="2s", tokenize__tokenizer="whitespace",
-        tokenize__lowercase=False, count__top_k=1, sink__type="jsonl", sink__path=str(out),
-        late_records__type="jsonl", late_records__path=str(late)), log_path=log)
+    runner = start_cli(
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        "--duration",
+        "75s",
+        *config_overrides(
+            source__bootstrap_servers=bootstrap,
+            source__topics=[topic],
+            source__group_id=topic,
+            source__max_out_of_orderness="1s",
+            window__size="2s",
+            tokenize__tokenizer="whitespace",
+            tokenize__lowercase=False,
+            count__top_k=1,
+            sink__type="jsonl",
+            sink__path=str(out),
+            late_records__type="jsonl",
+            late_records__path=str(late),
+        ),
+        log_path=log,
+    )
     producer = _Producer(bootstrap, topic, 0, rate=20)
     try:
         time.sleep(15)
@@ -160,8 +188,9 @@ def _stream_through_an_outage(broker: KafkaBroker, tmp_path, outage) -> None:
     counted = {row["token"] for row in read_rows(out, "count")}
     expected = {_record(n).value for n in range(produced)}
     late_rows = read_rows(late, "late_record")
-    print(f"produced {produced}, counted {len(counted & expected)}, late {len(late_rows)}, "
-          f"lost {len(expected - counted)}")
+    print(
+        f"produced {produced}, counted {len(counted & expected)}, late {len(late_rows)}, lost {len(expected - counted)}"
+    )
     assert not late_rows, f"{len(late_rows)} records came out late"
     assert counted == expected, f"{len(expected - counted)} of {produced} records lost"
     assert records_accounting(log.read_text())[:2] == (produced, produced)
@@ -185,19 +214,33 @@ def test_a_broker_frozen_for_30s_loses_nothing_and_makes_nothing_late(outage_bro
     _stream_through_an_outage(outage_broker, tmp_path, _freeze)
 
 
-def test_a_broker_restarted_on_its_state_loses_nothing_and_makes_nothing_late(outage_broker, prism_location,
-                                                                              tmp_path):
+def test_a_broker_restarted_on_its_state_loses_nothing_and_makes_nothing_late(outage_broker, prism_location, tmp_path):
     _stream_through_an_outage(outage_broker, tmp_path, _restart)
 
 
 def test_partitions_added_while_a_stream_runs_are_read(kafka_broker, fresh_topic, prism_location, tmp_path):
     bootstrap, topic = kafka_broker.bootstrap_servers, fresh_topic(partitions=2)
     out, log = tmp_path / "counts.jsonl", tmp_path / "run.log"
-    runner = start_cli("run", "--config", DIRECT_CONFIG, "--duration", "35s", *config_overrides(
-        source__bootstrap_servers=bootstrap, source__topics=[topic], source__group_id=topic,
-        source__partition_discovery="2s", source__max_out_of_orderness="1s", window__size="2s",
-        tokenize__tokenizer="whitespace", tokenize__lowercase=False, sink__type="jsonl", sink__path=str(out)),
-        log_path=log)
+    runner = start_cli(
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        "--duration",
+        "35s",
+        *config_overrides(
+            source__bootstrap_servers=bootstrap,
+            source__topics=[topic],
+            source__group_id=topic,
+            source__partition_discovery="2s",
+            source__max_out_of_orderness="1s",
+            window__size="2s",
+            tokenize__tokenizer="whitespace",
+            tokenize__lowercase=False,
+            sink__type="jsonl",
+            sink__path=str(out),
+        ),
+        log_path=log,
+    )
     produce_messages(bootstrap, topic, [_record(n) for n in range(20)], rate=10)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_partitions([NewPartitions(topic, 4)])[topic].result(30)

@@ -49,13 +49,16 @@ def all_variants(nltk_data_dir):
 # The patterns are NLTK's own
 # ---------------------------------------------------------------------------------------------
 
+
 def test_the_swapped_patterns_are_nltk_3_10_4s_character_for_character():
     assert nltk.__version__ == fast_patterns.CHECKED_NLTK_VERSION, (
         f"NLTK {nltk.__version__} is installed, the fast engine was checked against "
-        f"{fast_patterns.CHECKED_NLTK_VERSION}: check every pattern again and update the compatibility note")
+        f"{fast_patterns.CHECKED_NLTK_VERSION}: check every pattern again and update the compatibility note"
+    )
     assert fast_patterns.patterns_fingerprint() == fast_patterns.PATTERNS_FINGERPRINT, (
         "NLTK's fixed tokenizer patterns changed: the fast engine is off (fast_unavailable) until they are "
-        "checked again (differential sweep, worst case) and PATTERNS_FINGERPRINT is updated")
+        "checked again (differential sweep, worst case) and PATTERNS_FINGERPRINT is updated"
+    )
     assert fast_patterns.fast_unavailable() is None
 
 
@@ -107,8 +110,12 @@ def _guarded_left(obj) -> list:
 
 def test_no_guarded_pattern_is_left_in_a_swapped_tokenizer():
     assert _guarded_left(NLTKWordTokenizer())  # the check sees them in stock NLTK
-    for tokenizer in (fast_patterns.fast_word(), fast_patterns.fast_treebank(),
-                      fast_patterns.fast_wordpunct(), fast_patterns.fast_whitespace()):
+    for tokenizer in (
+        fast_patterns.fast_word(),
+        fast_patterns.fast_treebank(),
+        fast_patterns.fast_wordpunct(),
+        fast_patterns.fast_whitespace(),
+    ):
         assert _guarded_left(tokenizer) == [], type(tokenizer).__name__
     punkt = fast_patterns.fast_punkt()
     assert _guarded_left(punkt._lang_vars) == []
@@ -133,13 +140,14 @@ def test_stock_nltk_is_left_untouched():
 # Where the engines could disagree: routed to the guarded path, and that routing matters
 # ---------------------------------------------------------------------------------------------
 
+
 def test_the_unsafe_characters_are_where_the_engines_classify_differently():
     unsafe = fast_patterns.unsafe_characters()
     # \s: re counts the ASCII separators \x1c-\x1f as space, regex does not; \w: combining marks,
     # ZWJ, other numbers; \d: digits newer than CPython's Unicode; case: Turkish dotted/dotless i.
     for char in "\x1c\x1f\u0301\u200d\u00b2\u00bd\u0130\u0131":
         assert char in unsafe, hex(ord(char))
-    for char in "aZ09_ .,'\"()\n\t\xe9\xdf\u201c\u2019\u00ab\u2014\U0001F600\u65e5":
+    for char in "aZ09_ .,'\"()\n\t\xe9\xdf\u201c\u2019\u00ab\u2014\U0001f600\u65e5":
         assert char not in unsafe, hex(ord(char))
 
 
@@ -153,11 +161,14 @@ def test_word_boundaries_follow_each_engines_own_word_characters():
         assert before == words, engine.__name__
 
 
-@pytest.mark.parametrize("name, options, text", [
-    ("whitespace", {}, "a\x1cb"),                  # re splits at \x1c (str.isspace), regex does not
-    ("wordpunct", {}, "a\x1cb"),
-    ("word", {"preserve_line": True}, "'\xb2ll"),   # '²' is \w to re (isalnum), not to regex
-])
+@pytest.mark.parametrize(
+    "name, options, text",
+    [
+        ("whitespace", {}, "a\x1cb"),  # re splits at \x1c (str.isspace), regex does not
+        ("wordpunct", {}, "a\x1cb"),
+        ("word", {"preserve_line": True}, "'\xb2ll"),  # '²' is \w to re (isalnum), not to regex
+    ],
+)
 def test_routing_is_load_bearing(name, options, text):
     routed = tokenizers.make_tokenizer(name, engine="fast", **options)
     stock = tokenizers.make_tokenizer(name, engine="guarded", **options)
@@ -197,6 +208,7 @@ def test_user_patterns_always_run_guarded():
 # Differential: the fortunes corpus and generated text, every variant
 # ---------------------------------------------------------------------------------------------
 
+
 def test_every_variant_equals_stock_nltk_on_the_fortunes(all_variants):
     corpus, texts = fortunes()
     for variant in all_variants:
@@ -209,8 +221,13 @@ def test_every_variant_equals_stock_nltk_on_the_fortunes(all_variants):
         assert variant.fast.fast >= 0.98 * len(texts), (variant.name, variant.fast.fast, variant.fast.guarded)
 
 
-@settings(max_examples=GENERATED_EXAMPLES, deadline=None, database=None, phases=[Phase.generate, Phase.shrink],
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=GENERATED_EXAMPLES,
+    deadline=None,
+    database=None,
+    phases=[Phase.generate, Phase.shrink],
+    suppress_health_check=list(HealthCheck),
+)
 @given(text=TEXTS)
 def test_every_variant_equals_stock_nltk_on_generated_text(all_variants, text):
     for variant in all_variants:
@@ -223,8 +240,9 @@ def test_the_generated_text_exercises_the_fast_path(all_variants):
     before = routed.fast, routed.guarded
     samples = []
 
-    @settings(max_examples=300, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=300, deadline=None, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+    )
     @given(text=TEXTS)
     def collect(text):
         samples.append(text)
@@ -239,6 +257,7 @@ def test_the_generated_text_exercises_the_fast_path(all_variants):
 # ---------------------------------------------------------------------------------------------
 # The config key
 # ---------------------------------------------------------------------------------------------
+
 
 def test_tokenize_engine_is_a_config_key_fast_by_default():
     assert load_config(DIRECT).tokenize.engine == "fast"

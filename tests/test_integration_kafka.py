@@ -26,14 +26,15 @@ WINDOW_MS = 10_000
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _known_messages(count: int = 90) -> list[Message]:
     # Half a second apart, slightly out of order, so that three 10 s windows fill.
-    return [Message(SAMPLE_LINES[i % len(SAMPLE_LINES)], f"key-{i % 4}", BASE_MS + i * 333 - (i % 3) * 200)
-            for i in range(count)]
+    return [
+        Message(SAMPLE_LINES[i % len(SAMPLE_LINES)], f"key-{i % 4}", BASE_MS + i * 333 - (i % 3) * 200)
+        for i in range(count)
+    ]
 
 
 def _expected_counts(messages: list[Message]) -> Counter:
@@ -46,20 +47,37 @@ def _expected_counts(messages: list[Message]) -> Counter:
     return expected
 
 
-@pytest.mark.parametrize("workers, executing_on", [
-    (1, "PrismRunner"),
-    (2, "FnApiRunner (2 worker processes)"),
-])
+@pytest.mark.parametrize(
+    "workers, executing_on",
+    [
+        (1, "PrismRunner"),
+        (2, "FnApiRunner (2 worker processes)"),
+    ],
+)
 def test_bounded_read_counts_every_token_of_every_window_exactly(
-        kafka_broker, fresh_topic, prism_location, use_nltk_data, tmp_path, workers, executing_on):
+    kafka_broker, fresh_topic, prism_location, use_nltk_data, tmp_path, workers, executing_on
+):
     topic = fresh_topic(partitions=3)
     messages = _known_messages()
     produce_messages(kafka_broker.bootstrap_servers, topic, messages)
     out = tmp_path / "counts.jsonl"
-    result = run_cli("run", "--config", DIRECT_CONFIG, *config_overrides(
-        source__bootstrap_servers=kafka_broker.bootstrap_servers, source__topics=[topic], source__stop="latest",
-        tokenize__punkt="installed", tokenize__lowercase=False, tokenize__drop_punctuation=False,
-        sink__type="jsonl", sink__path=str(out), count__top_k=3, options__direct_num_workers=workers))
+    result = run_cli(
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        *config_overrides(
+            source__bootstrap_servers=kafka_broker.bootstrap_servers,
+            source__topics=[topic],
+            source__stop="latest",
+            tokenize__punkt="installed",
+            tokenize__lowercase=False,
+            tokenize__drop_punctuation=False,
+            sink__type="jsonl",
+            sink__path=str(out),
+            count__top_k=3,
+            options__direct_num_workers=workers,
+        ),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"executing on: {executing_on}" in result.stderr
     counted = Counter({(r["window_start"], r["token"]): r["count"] for r in read_rows(out, "count")})
@@ -75,9 +93,20 @@ def test_bad_bytes_become_dead_letters_and_nothing_is_lost(kafka_broker, fresh_t
     bad = [Message(b"\xff\xfe not utf-8", None, BASE_MS + 50), Message(b"caf\xe9", None, BASE_MS + 60)]
     produce_messages(kafka_broker.bootstrap_servers, topic, good + bad)
     dead_path, out = tmp_path / "dead.jsonl", tmp_path / "out.jsonl"
-    result = run_cli("run", "--config", DIRECT_CONFIG, *config_overrides(
-        source__bootstrap_servers=kafka_broker.bootstrap_servers, source__topics=[topic], source__stop="latest",
-        sink__type="jsonl", sink__path=str(out), dead_letter__type="jsonl", dead_letter__path=str(dead_path)))
+    result = run_cli(
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        *config_overrides(
+            source__bootstrap_servers=kafka_broker.bootstrap_servers,
+            source__topics=[topic],
+            source__stop="latest",
+            sink__type="jsonl",
+            sink__path=str(out),
+            dead_letter__type="jsonl",
+            dead_letter__path=str(dead_path),
+        ),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     dead = read_rows(dead_path, "dead_letter")
     assert sorted(d["value_b64"] for d in dead) == sorted(["Y2Fm6Q==", "//4gbm90IHV0Zi04"])
@@ -106,14 +135,28 @@ def _wait_for_rows(path, kind: str, timeout_s: float) -> list[dict]:
 
 
 def test_streaming_panes_appear_while_running_and_restart_resumes_after_commits(
-        kafka_broker, fresh_topic, prism_location, tmp_path):
+    kafka_broker, fresh_topic, prism_location, tmp_path
+):
     topic, group = fresh_topic(partitions=3), f"group-{time.time_ns()}"
     bootstrap = kafka_broker.bootstrap_servers
-    settings = dict(source__bootstrap_servers=bootstrap, source__topics=[topic], source__group_id=group,
-                    source__max_out_of_orderness="1s", window__size="2s", sink__type="jsonl")
+    settings = dict(
+        source__bootstrap_servers=bootstrap,
+        source__topics=[topic],
+        source__group_id=group,
+        source__max_out_of_orderness="1s",
+        window__size="2s",
+        sink__type="jsonl",
+    )
     first_out = tmp_path / "first.jsonl"
-    runner = start_cli("run", "--config", DIRECT_CONFIG, "--duration", "25s",
-                       *config_overrides(**settings, sink__path=str(first_out)), log_path=tmp_path / "first.log")
+    runner = start_cli(
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        "--duration",
+        "25s",
+        *config_overrides(**settings, sink__path=str(first_out)),
+        log_path=tmp_path / "first.log",
+    )
     first_batch = [Message(f"streaming words number {i}", None, None) for i in range(40)]
     produce_messages(bootstrap, topic, first_batch, rate=10)
     panes = _wait_for_rows(first_out, "summary", timeout_s=20)
@@ -125,8 +168,12 @@ def test_streaming_panes_appear_while_running_and_restart_resumes_after_commits(
 
     produce_messages(bootstrap, topic, [Message(f"after the restart {i}", None, None) for i in range(15)])
     second_out = tmp_path / "second.jsonl"
-    result = run_cli("run", "--config", DIRECT_CONFIG, *config_overrides(
-        **settings, sink__path=str(second_out), source__start="committed", source__stop="latest"))
+    result = run_cli(
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        *config_overrides(**settings, sink__path=str(second_out), source__start="committed", source__stop="latest"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert records_accounting(result.stderr)[:2] == (15, 15)
     tokens = {r["token"] for r in read_rows(second_out, "count")}

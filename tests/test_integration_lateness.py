@@ -24,8 +24,7 @@ LATE_BATCH = [(2, "late red"), (6, "late blue")]
 
 
 def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _windows(kind: str, ts: float) -> list:
@@ -40,8 +39,13 @@ _SESSIONS = {1: ("red", "blue"), 8: ("red", "blue", "red", "green"), 27: ("blue"
 
 def _expected(kind: str, base: float, batch) -> Counter:
     if kind == "session":
-        return Counter({(_iso(base + start), token): n for start, tokens in _SESSIONS.items()
-                        for token, n in Counter(tokens).items()})
+        return Counter(
+            {
+                (_iso(base + start), token): n
+                for start, tokens in _SESSIONS.items()
+                for token, n in Counter(tokens).items()
+            }
+        )
     counts = Counter()
     for offset, text in batch:
         for start in _windows(kind, base + offset):
@@ -64,19 +68,37 @@ def _run_stream(kafka_broker, fresh_topic, tmp_path, **settings):
     base = (int(time.time()) // 60 - 2) * 60  # a whole minute, two minutes ago
     topic = fresh_topic(partitions=3)
     bootstrap = kafka_broker.bootstrap_servers
-    produce_messages(bootstrap, topic, [Message(text, f"k{i}", int((base + offset) * 1000))
-                                        for i, (offset, text) in enumerate(FIRST_BATCH)])
+    produce_messages(
+        bootstrap,
+        topic,
+        [Message(text, f"k{i}", int((base + offset) * 1000)) for i, (offset, text) in enumerate(FIRST_BATCH)],
+    )
     out, late = tmp_path / "out.jsonl", tmp_path / "late.jsonl"
     log = tmp_path / "run.log"
-    runner = start_cli("run", "--config", DIRECT_CONFIG, "--duration", "15s", *config_overrides(
-        source__bootstrap_servers=bootstrap, source__topics=[topic], source__max_out_of_orderness="1s",
-        sink__type="jsonl", sink__path=str(out), late_records__type="jsonl", late_records__path=str(late),
-        **settings), log_path=log)
+    runner = start_cli(
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        "--duration",
+        "15s",
+        *config_overrides(
+            source__bootstrap_servers=bootstrap,
+            source__topics=[topic],
+            source__max_out_of_orderness="1s",
+            sink__type="jsonl",
+            sink__path=str(out),
+            late_records__type="jsonl",
+            late_records__path=str(late),
+            **settings,
+        ),
+        log_path=log,
+    )
     # Prism labels session panes EARLY with index -1 (apache/beam#33623): wait for any pane.
     closed = _wait_for(lambda: read_rows(out, "summary"), 30)
     assert closed and runner.poll() is None, log.read_text()[-3000:]
-    produce_messages(bootstrap, topic, [Message(text, "late", int((base + offset) * 1000))
-                                        for offset, text in LATE_BATCH])
+    produce_messages(
+        bootstrap, topic, [Message(text, "late", int((base + offset) * 1000)) for offset, text in LATE_BATCH]
+    )
     assert runner.wait(timeout=120) == 0, log.read_text()[-3000:]
     return base, out, late, log.read_text()
 
@@ -90,15 +112,17 @@ _WINDOWS = {
 
 
 @pytest.mark.parametrize("kind", sorted(_WINDOWS))
-def test_late_records_are_reported_when_their_windows_have_closed(kind, kafka_broker, fresh_topic, prism_location,
-                                                                  tmp_path):
+def test_late_records_are_reported_when_their_windows_have_closed(
+    kind, kafka_broker, fresh_topic, prism_location, tmp_path
+):
     base, out, late, log = _run_stream(kafka_broker, fresh_topic, tmp_path, **_WINDOWS[kind])
     counted = Counter()
     for row in read_rows(out, "count"):
         counted[(row["window_start"], row["token"])] += row["count"]
     assert counted == _expected(kind, base, FIRST_BATCH)
     assert sorted(r["event_time"] for r in read_rows(late, "late_record")) == [
-        _iso(base + offset) for offset, _ in LATE_BATCH]
+        _iso(base + offset) for offset, _ in LATE_BATCH
+    ]
     read, decoded, dead, verdict = records_accounting(log)
     counted_messages = sum(r["messages"] for r in read_rows(out, "summary")) // (2 if kind == "sliding" else 1)
     assert (read, verdict) == (len(FIRST_BATCH) + len(LATE_BATCH), "ok")
@@ -107,7 +131,8 @@ def test_late_records_are_reported_when_their_windows_have_closed(kind, kafka_br
 
 def test_allowed_lateness_counts_late_records_in_late_panes(kafka_broker, fresh_topic, prism_location, tmp_path):
     base, out, late, log = _run_stream(
-        kafka_broker, fresh_topic, tmp_path, trigger__allowed_lateness="10m", trigger__late={"every_n": 1})
+        kafka_broker, fresh_topic, tmp_path, trigger__allowed_lateness="10m", trigger__late={"every_n": 1}
+    )
     late_panes = [r for r in read_rows(out, "count") if r["pane_timing"] == "LATE"]
     late_counts = Counter()
     for row in late_panes:  # one LATE pane per record, or one for both: the sums are the same

@@ -119,8 +119,11 @@ def test_watermark_is_the_minimum_over_partitions_and_never_goes_back():
     assert estimator.current_watermark() == Timestamp(195)
     estimator.track([("t", 2)])  # a partition joining late does not pull the watermark back
     assert estimator.current_watermark() == Timestamp(195)
-    assert estimator.get_estimator_state() == {("t", 0): MAX_TIMESTAMP, ("t", 1): Timestamp(195),
-                                               ("t", 2): MIN_TIMESTAMP}
+    assert estimator.get_estimator_state() == {
+        ("t", 0): MAX_TIMESTAMP,
+        ("t", 1): Timestamp(195),
+        ("t", 2): MIN_TIMESTAMP,
+    }
 
 
 def test_watermark_resumes_from_its_state_and_ends_when_every_partition_finishes():

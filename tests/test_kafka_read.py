@@ -16,8 +16,9 @@ BASE_MS = 1_767_600_000_000
 
 
 def _pipeline(prism_location: str) -> TestPipeline:
-    return TestPipeline(options=PipelineOptions(runner="PrismRunner", prism_location=prism_location,
-                                                prism_log_level="warn"))
+    return TestPipeline(
+        options=PipelineOptions(runner="PrismRunner", prism_location=prism_location, prism_log_level="warn")
+    )
 
 
 def _value_and_event_ms(record, timestamp=beam.DoFn.TimestampParam):
@@ -30,8 +31,7 @@ def _produce(broker, topic, count: int, first: int = 0) -> list[Message]:
     return messages
 
 
-def test_reads_every_partition_to_the_latest_offsets_with_kafka_event_times(kafka_broker, fresh_topic,
-                                                                            prism_location):
+def test_reads_every_partition_to_the_latest_offsets_with_kafka_event_times(kafka_broker, fresh_topic, prism_location):
     topic = fresh_topic(partitions=3)
     messages = _produce(kafka_broker, topic, 30)
     with _pipeline(prism_location) as p:
@@ -61,46 +61,58 @@ def _written(record) -> OffsetCredit:
     return OffsetCredit(record.topic, record.partition, ((record.offset, record.offset + 1),))
 
 
-def test_committed_start_resumes_after_the_offsets_that_commit_offsets_committed(kafka_broker, fresh_topic,
-                                                                                 prism_location):
+def test_committed_start_resumes_after_the_offsets_that_commit_offsets_committed(
+    kafka_broker, fresh_topic, prism_location
+):
     topic, group = fresh_topic(partitions=3), "resume-group"
     _produce(kafka_broker, topic, 12)
     with _pipeline(prism_location) as p:
-        read = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], group_id=group, stop_at_latest=True,
-                                 offsets_ledger=True)
+        read = p | ReadFromKafka(
+            kafka_broker.bootstrap_servers, [topic], group_id=group, stop_at_latest=True, offsets_ledger=True
+        )
         settings = consumer_settings(kafka_broker.bootstrap_servers, group, {})
         (read.offsets, read.records | beam.Map(_written)) | beam.Flatten() | CommitOffsets(settings)
     later = _produce(kafka_broker, topic, 5, first=12)
     with _pipeline(prism_location) as p:
-        records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], group_id=group,
-                                    start=StartPosition("committed"), stop_at_latest=True)
+        records = p | ReadFromKafka(
+            kafka_broker.bootstrap_servers,
+            [topic],
+            group_id=group,
+            start=StartPosition("committed"),
+            stop_at_latest=True,
+        )
         assert_that(records | beam.Map(lambda r: r.value.decode()), equal_to([m.value for m in later]))
 
 
 def test_unbounded_read_with_a_time_limit_ends_and_counts_windows(kafka_broker, fresh_topic, prism_location):
     topic = fresh_topic(partitions=3)
     _produce(kafka_broker, topic, 30)
-    options = PipelineOptions(runner="PrismRunner", prism_location=prism_location, streaming=True,
-                              prism_log_level="warn")
+    options = PipelineOptions(
+        runner="PrismRunner", prism_location=prism_location, streaming=True, prism_log_level="warn"
+    )
     with TestPipeline(options=options) as p:
-        counts = (p
-                  | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], max_read_time_s=6)
-                  | beam.WindowInto(beam.window.FixedWindows(10))
-                  | beam.Map(lambda r: ("records", 1))
-                  | beam.CombinePerKey(sum)
-                  | beam.Map(lambda kv, w=beam.DoFn.WindowParam: (w.start.micros // 1000, kv[1])))
+        counts = (
+            p
+            | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], max_read_time_s=6)
+            | beam.WindowInto(beam.window.FixedWindows(10))
+            | beam.Map(lambda r: ("records", 1))
+            | beam.CombinePerKey(sum)
+            | beam.Map(lambda kv, w=beam.DoFn.WindowParam: (w.start.micros // 1000, kv[1]))
+        )
         assert_that(counts, equal_to([(BASE_MS, 10), (BASE_MS + 10_000, 10), (BASE_MS + 20_000, 10)]))
 
 
-def test_max_records_waits_for_records_that_arrive_later_in_any_partition(kafka_broker, fresh_topic,
-                                                                          prism_location):
+def test_max_records_waits_for_records_that_arrive_later_in_any_partition(kafka_broker, fresh_topic, prism_location):
     import threading
 
     topic = fresh_topic(partitions=3)
     _produce(kafka_broker, topic, 3)
     # The rest arrives later and all in one partition (one key): the read must not wait on the others.
-    later = threading.Timer(3.0, produce_messages, args=(kafka_broker.bootstrap_servers, topic, [
-        Message(f"late{i}", "same-key", BASE_MS + i) for i in range(6)]))
+    later = threading.Timer(
+        3.0,
+        produce_messages,
+        args=(kafka_broker.bootstrap_servers, topic, [Message(f"late{i}", "same-key", BASE_MS + i) for i in range(6)]),
+    )
     later.start()
     try:
         with _pipeline(prism_location) as p:

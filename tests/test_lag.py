@@ -86,9 +86,19 @@ def test_lag_config_errors_are_one_line_exit_2(kafka_broker, fresh_topic, monkey
     # consumer_config is applied: SASL against a plaintext listener cannot connect, and the secret stays hidden.
     monkeypatch.setenv("LAG_TEST_PASSWORD", "s3cret-value-42")
     topic = fresh_topic(partitions=1)
-    sasl = _lag(bootstrap, topic, "g", *config_overrides(source__consumer_config={
-        "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
-        "sasl.username": "user", "sasl.password": "${LAG_TEST_PASSWORD}"}))
+    sasl = _lag(
+        bootstrap,
+        topic,
+        "g",
+        *config_overrides(
+            source__consumer_config={
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "PLAIN",
+                "sasl.username": "user",
+                "sasl.password": "${LAG_TEST_PASSWORD}",
+            }
+        ),
+    )
     assert sasl.returncode == 2
     assert sasl.stderr.startswith("error: ") and "cannot reach Kafka" in sasl.stderr
     assert "s3cret-value-42" not in sasl.stdout + sasl.stderr

@@ -31,14 +31,20 @@ def test_latest_window_end_for_each_window_kind():
 
 def test_messages_behind_a_closed_window_leave_as_late_records():
     # Window [T0, T0+10) with 5 s allowed lateness closes when the watermark reaches T0+15.
-    messages = [TimestampedValue(_message(0, 14.999), T0 + 2), TimestampedValue(_message(1, 15), T0 + 2),
-                TimestampedValue(_message(2, 60), T0 + 55), TimestampedValue(_message(3, None), T0 + 1)]
+    messages = [
+        TimestampedValue(_message(0, 14.999), T0 + 2),
+        TimestampedValue(_message(1, 15), T0 + 2),
+        TimestampedValue(_message(2, 60), T0 + 55),
+        TimestampedValue(_message(3, None), T0 + 1),
+    ]
     with TestPipeline(runner="FnApiRunner") as p:
         split = p | beam.Create(messages) | SplitLateMessages("fixed", size_s=10, allowed_lateness_s=5)
-        assert_that(split.on_time | "Offsets" >> beam.Map(lambda m: m.offset), equal_to([0, 2, 3]),
-                    label="OnTime")
-        assert_that(split.late | beam.Map(lambda r: (r["kind"], r["offset"], r["event_time"])),
-                    equal_to([("late_record", 1, "2026-01-05T08:00:02.000Z")]), label="Late")
+        assert_that(split.on_time | "Offsets" >> beam.Map(lambda m: m.offset), equal_to([0, 2, 3]), label="OnTime")
+        assert_that(
+            split.late | beam.Map(lambda r: (r["kind"], r["offset"], r["event_time"])),
+            equal_to([("late_record", 1, "2026-01-05T08:00:02.000Z")]),
+            label="Late",
+        )
 
 
 def test_global_windows_never_make_a_message_late():
@@ -48,7 +54,7 @@ def test_global_windows_never_make_a_message_late():
         assert_that(split.on_time | beam.Map(lambda m: m.offset), equal_to([0]), label="OnTime")
 
 
-@given(st.integers(-10**15, 10**15), st.integers(1, 3600), st.integers(1, 3600), st.integers(0, 3600))
+@given(st.integers(-(10**15), 10**15), st.integers(1, 3600), st.integers(1, 3600), st.integers(0, 3600))
 def test_the_last_window_end_is_the_end_of_beams_last_window(at_us, size_s, period_s, offset_s):
     from apache_beam.transforms import window
     from apache_beam.utils.timestamp import Timestamp
@@ -56,8 +62,10 @@ def test_the_last_window_end_is_the_end_of_beams_last_window(at_us, size_s, peri
     from transforms.windowing import WindowSpec
 
     period_s = min(period_s, size_s)
-    for spec in (WindowSpec("fixed", size_s=size_s, offset_s=offset_s % size_s),
-                 WindowSpec("sliding", size_s=size_s, period_s=period_s, offset_s=offset_s % period_s)):
+    for spec in (
+        WindowSpec("fixed", size_s=size_s, offset_s=offset_s % size_s),
+        WindowSpec("sliding", size_s=size_s, period_s=period_s, offset_s=offset_s % period_s),
+    ):
         assigned = spec.window_fn().assign(window.WindowFn.AssignContext(Timestamp(micros=at_us)))
         assert spec.latest_window_end_us(at_us) == max(w.end.micros for w in assigned)
         assert all(w.start.micros <= at_us < w.end.micros for w in assigned)

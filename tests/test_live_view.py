@@ -24,15 +24,32 @@ from tests.integration_helpers import DIRECT_CONFIG, REPO, cli_command, config_o
 
 
 def _pane(kind: str, start: str, end: str, timing: str = "ON_TIME", index: int = 0, **fields) -> dict:
-    return {"kind": kind, "window_start": f"2026-11-27T10:{start}.000Z", "window_end": f"2026-11-27T10:{end}.000Z",
-            "pane_timing": timing, "pane_index": index, "pane_is_last": timing != "EARLY", **fields}
+    return {
+        "kind": kind,
+        "window_start": f"2026-11-27T10:{start}.000Z",
+        "window_end": f"2026-11-27T10:{end}.000Z",
+        "pane_timing": timing,
+        "pane_index": index,
+        "pane_is_last": timing != "EARLY",
+        **fields,
+    }
 
 
 def _window_rows(start: str, end: str, counts: dict, timing: str = "ON_TIME", index: int = 0) -> list[dict]:
     top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    rows = [_pane("summary", start, end, timing, index, messages=len(counts), tokens=sum(counts.values()),
-                  distinct_tokens=len(counts)),
-            _pane("top", start, end, timing, index, top=[list(item) for item in top[:3]])]
+    rows = [
+        _pane(
+            "summary",
+            start,
+            end,
+            timing,
+            index,
+            messages=len(counts),
+            tokens=sum(counts.values()),
+            distinct_tokens=len(counts),
+        ),
+        _pane("top", start, end, timing, index, top=[list(item) for item in top[:3]]),
+    ]
     rows += [_pane("count", start, end, timing, index, token=token, count=n) for token, n in top]
     return rows
 
@@ -67,8 +84,12 @@ def test_discarding_panes_of_a_window_add_up_and_the_watermark_follows_on_time_p
     assert state.closed_windows() == [] and state.open_windows() == 1 and state.watermark is None
     state.add(_window_rows("00:00", "00:10", {"rain": 3}, "ON_TIME", 1))
     state.add(_window_rows("00:10", "00:20", {"plain": 4, "rain": 1}))
-    state.add([{"kind": "dead_letter", "topic": "words", "partition": 1, "offset": 7, "reason": "bad \x1b bytes"},
-               {"kind": "late_record", "topic": "words", "partition": 0, "offset": 3, "reason": "closed"}])
+    state.add(
+        [
+            {"kind": "dead_letter", "topic": "words", "partition": 1, "offset": 7, "reason": "bad \x1b bytes"},
+            {"kind": "late_record", "topic": "words", "partition": 0, "offset": 3, "reason": "closed"},
+        ]
+    )
 
     first, second = state.closed_windows()
     assert first.counts == {"rain": 5, "spain": 1} and first.messages == 3 and first.timing == "ON_TIME"
@@ -100,8 +121,12 @@ def test_the_screen_shows_windows_trend_watermark_lag_and_counters():
     for i, minute in enumerate(("00:00", "00:10", "00:20")):
         state.add(_window_rows(minute, minute[:3] + str(int(minute[3]) + 1) + "0", {"rain": 2 + 3 * i, "spain": 2}))
     lags = [PartitionLag("words", 0, 90, 100), PartitionLag("words", 1, None, 0)]
-    counters = {("ReadFromKafka", "records_read"): 1234, ("DecodeMessages", "dead_letters"): 2,
-                ("SplitLateMessages", "late_records"): 1, ("CountTokens", "panes"): 3}
+    counters = {
+        ("ReadFromKafka", "records_read"): 1234,
+        ("DecodeMessages", "dead_letters"): 2,
+        ("SplitLateMessages", "late_records"): 1,
+        ("CountTokens", "panes"): 3,
+    }
 
     screen = _screen(_snapshot(state, counters=counters, lags=lags))
 
@@ -118,7 +143,9 @@ def test_the_screen_shows_windows_trend_watermark_lag_and_counters():
 def test_text_from_records_cannot_style_or_move_the_screen():
     state = LiveState()
     state.add(_window_rows("00:00", "00:10", {"[red]x[/red]": 3, "\x1b[2Jwipe": 2, "\u202etxet": 1}))
-    state.add([{"kind": "dead_letter", "topic": "words", "partition": 0, "offset": 1, "reason": "bad \x1b]0;title\x07"}])
+    state.add(
+        [{"kind": "dead_letter", "topic": "words", "partition": 0, "offset": 1, "reason": "bad \x1b]0;title\x07"}]
+    )
     console = Console(width=110, record=True, file=open(os.devnull, "w"), force_terminal=True)
     console.print(render(_snapshot(state)))
     screen = console.export_text()
@@ -154,7 +181,9 @@ def tmux(tmp_path):
 
     def call(*args: str) -> str:
         # -f /dev/null: none of the machine's tmux settings (they may fix the window size)
-        return subprocess.run(["tmux", "-f", "/dev/null", "-S", socket, *args], check=True, capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["tmux", "-f", "/dev/null", "-S", socket, *args], check=True, capture_output=True, text=True
+        ).stdout
 
     yield call
     subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True)
@@ -196,33 +225,58 @@ def _wait_for_screen(tmux, target: str, condition, timeout: float) -> str:
     raise AssertionError(f"the screen never showed what was expected:\n{screen}")
 
 
-def test_live_view_in_a_terminal_shows_windows_lag_and_counters(kafka_broker, fresh_topic, prism_location, tmux,
-                                                               tmp_path):
+def test_live_view_in_a_terminal_shows_windows_lag_and_counters(
+    kafka_broker, fresh_topic, prism_location, tmux, tmp_path
+):
     bootstrap = kafka_broker.bootstrap_servers
     topic = fresh_topic(partitions=3, prefix="live")
     group = f"live-{uuid.uuid4().hex[:8]}"
     # Whitespace tokens, so that a record's escape sequence and markup reach the screen as they are sent.
     text = "rain falls \x1b[2Jwipe [red]markup[/red] rain in spain"
-    args = ["run", "--config", DIRECT_CONFIG, "--live", "--duration", "40s", *config_overrides(
-        source__bootstrap_servers=bootstrap, source__topics=[topic], source__group_id=group,
-        source__max_out_of_orderness="1s", window__size="4s", tokenize__tokenizer="whitespace")]
+    args = [
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        "--live",
+        "--duration",
+        "40s",
+        *config_overrides(
+            source__bootstrap_servers=bootstrap,
+            source__topics=[topic],
+            source__group_id=group,
+            source__max_out_of_orderness="1s",
+            window__size="4s",
+            tokenize__tokenizer="whitespace",
+        ),
+    ]
     # pytest exports COLUMNS=80 and LINES=24, which rich would take over the terminal's own size.
-    command = (f"unset COLUMNS LINES; cd {shlex.quote(str(REPO))} && {shlex.join(cli_command(*args))}; "
-               "echo EXIT=$?; sleep 600")
+    command = (
+        f"unset COLUMNS LINES; cd {shlex.quote(str(REPO))} && {shlex.join(cli_command(*args))}; echo EXIT=$?; sleep 600"
+    )
     with _SteadyProducer(bootstrap, topic, 20, text) as producer:
         tmux("new-session", "-d", "-s", "live", "-x", "120", "-y", "50", "-e", f"PATH={os.environ['PATH']}", command)
         # Running: at least two windows closed, and the lag has a committed offset.
         screen = _wait_for_screen(
-            tmux, "live", lambda s: "latest closed window" in s and s.count("ON_TIME 0") >= 2
-            and re.search(rf"{topic}\s+\d\s+\d+\s+\d+\s+\d+", s), timeout=120)
+            tmux,
+            "live",
+            lambda s: (
+                "latest closed window" in s
+                and s.count("ON_TIME 0") >= 2
+                and re.search(rf"{topic}\s+\d\s+\d+\s+\d+\s+\d+", s)
+            ),
+            timeout=120,
+        )
         finished = _wait_for_screen(tmux, "live", lambda s: "EXIT=" in s, timeout=180)
     assert producer.sent > 100
 
     for frame in (screen, finished):
         assert "beam-token-counts live" in frame and f"group {group}" in frame
         # The latest closed window with its top tokens, each with a sparkline, and the recent windows.
-        assert re.search(r"latest closed window \d\d:\d\d:\d\d \u2013 \d\d:\d\d:\d\d\s+ON_TIME pane 0: "
-                         r"[\d,]+ messages", frame), frame
+        assert re.search(
+            r"latest closed window \d\d:\d\d:\d\d \u2013 \d\d:\d\d:\d\d\s+ON_TIME pane 0: "
+            r"[\d,]+ messages",
+            frame,
+        ), frame
         assert re.search(r"token\s+count\s+last \d+ windows", frame), frame
         assert re.search(r"\n\s*rain\s+[\d,]+\s+[\u2581-\u2588 ]*[\u2581-\u2588]", frame), frame
         assert re.search(r"window\s+pane\s+messages\s+tokens\s+distinct\s+top", frame), frame
@@ -233,16 +287,20 @@ def test_live_view_in_a_terminal_shows_windows_lag_and_counters(kafka_broker, fr
         assert "consumer lag" in frame and re.search(r"topic\s+partition\s+committed\s+end\s+lag", frame), frame
         for partition in range(3):
             assert re.search(rf"{topic}\s+{partition}\s+[\d,-]+\s+[\d,]+\s+[\d,-]+", frame), frame
-        assert re.search(r"counters\s+read [\d,]+\s+\u00b7\s+dead letters 0\s+\u00b7\s+late \d+\s+\u00b7\s+"
-                         r"panes [\d,]+\s+\(Beam counters\)", frame), frame
+        assert re.search(
+            r"counters\s+read [\d,]+\s+\u00b7\s+dead letters 0\s+\u00b7\s+late \d+\s+\u00b7\s+"
+            r"panes [\d,]+\s+\(Beam counters\)",
+            frame,
+        ), frame
     assert "running" in screen and "finished in" in finished
     assert "EXIT=0" in finished and "records read" in finished and ": ok" in finished
     # One screen redrawn in place: the header is there once, not once per refresh.
     assert finished.count("beam-token-counts live") == 1
 
 
-def test_live_falls_back_to_plain_output_when_stdout_is_not_a_terminal(kafka_broker, fresh_topic, prism_location,
-                                                                         tmp_path):
+def test_live_falls_back_to_plain_output_when_stdout_is_not_a_terminal(
+    kafka_broker, fresh_topic, prism_location, tmp_path
+):
     bootstrap = kafka_broker.bootstrap_servers
     topic = fresh_topic(partitions=1, prefix="liveplain")
     producer = Producer({"bootstrap.servers": bootstrap})
@@ -251,9 +309,25 @@ def test_live_falls_back_to_plain_output_when_stdout_is_not_a_terminal(kafka_bro
         producer.produce(topic, value=b"rain in spain", timestamp=now_ms + i * 100)
     assert producer.flush(10) == 0
 
-    result = subprocess.run(cli_command("run", "--config", DIRECT_CONFIG, "--live", *config_overrides(
-        source__bootstrap_servers=bootstrap, source__topics=[topic], source__group_id=f"g-{uuid.uuid4().hex[:8]}",
-        source__stop="latest")), cwd=REPO, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    result = subprocess.run(
+        cli_command(
+            "run",
+            "--config",
+            DIRECT_CONFIG,
+            "--live",
+            *config_overrides(
+                source__bootstrap_servers=bootstrap,
+                source__topics=[topic],
+                source__group_id=f"g-{uuid.uuid4().hex[:8]}",
+                source__stop="latest",
+            ),
+        ),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
 
     assert result.returncode == 0, result.stderr
     assert "--live: stdout is not a terminal, so the panes are printed as they come" in result.stderr
@@ -271,8 +345,9 @@ def test_live_sends_stdout_and_log_sinks_to_one_private_file_and_reads_jsonl_sin
 
     counts = tmp_path / "counts.jsonl"
     counts.write_text('{"kind": "summary"}\n')  # an earlier run's rows: not shown
-    args = argparse.Namespace(config=DIRECT_CONFIG, set=["dead_letter.type=stdout", "sink.type=jsonl",
-                                                         f"sink.path={counts}"])
+    args = argparse.Namespace(
+        config=DIRECT_CONFIG, set=["dead_letter.type=stdout", "sink.type=jsonl", f"sink.path={counts}"]
+    )
 
     redirect = redirect_sinks(args)
 

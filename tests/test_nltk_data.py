@@ -46,14 +46,20 @@ def no_nltk_data(tmp_path, monkeypatch):
 def _clean_env(home: Path, **extra: str) -> dict:
     """An environment with no NLTK_DATA and a home without nltk_data; the repo is importable."""
     home.mkdir(exist_ok=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "PYTHONPATH": str(REPO),
-           "LANG": "C.UTF-8", **extra}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "PYTHONPATH": str(REPO),
+        "LANG": "C.UTF-8",
+        **extra,
+    }
     return env
 
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 _WORKER = textwrap.dedent("""
@@ -88,8 +94,14 @@ def _run_on_fresh_worker(transform: TokenizeText, tmp_path: Path, **env: str) ->
     job.write_bytes(pickler.dumps(transform._fn))
     script = tmp_path / "worker.py"
     script.write_text(_WORKER, encoding="utf-8")
-    done = subprocess.run([sys.executable, str(script), str(job), json.dumps(TEXTS)], cwd=tmp_path,
-                          env=_clean_env(tmp_path / "worker-home", **env), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script), str(job), json.dumps(TEXTS)],
+        cwd=tmp_path,
+        env=_clean_env(tmp_path / "worker-home", **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -137,9 +149,11 @@ def test_punkt_auto_is_decided_where_the_job_is_built_so_every_worker_agrees(no_
 def test_validate_stops_before_the_job_with_one_line_naming_the_resource(tmp_path):
     env = _clean_env(tmp_path / "home")
     base = ("validate", "--config", "run_configs/direct.yaml", "--set", "options.prism_location=/nonexistent/prism")
-    for setting, resource in [("tokenize.punkt=installed", "punkt_tab (english)"),
-                              ("tokenize.stopwords=english", "stopwords (english)"),
-                              ("tokenize.lemmatize=wordnet", "wordnet (corpora/wordnet)")]:
+    for setting, resource in [
+        ("tokenize.punkt=installed", "punkt_tab (english)"),
+        ("tokenize.stopwords=english", "stopwords (english)"),
+        ("tokenize.lemmatize=wordnet", "wordnet (corpora/wordnet)"),
+    ]:
         done = _cli(*base, "--set", setting, env=env)
         assert done.returncode == 2, done.stderr
         lines = done.stderr.strip().splitlines()
@@ -170,14 +184,23 @@ def test_status_says_what_is_missing_and_how_to_install_it(tmp_path):
     assert "punkt_tab  missing    used by tokenizer word and sentences (else punkt: untrained)" in done.stdout
     assert done.stdout.splitlines()[-1] == (
         "to install: python -m pipeline nltk-data download punkt_tab stopwords wordnet "
-        "(needs internet; elsewhere copy an nltk_data directory and set NLTK_DATA)")
+        "(needs internet; elsewhere copy an nltk_data directory and set NLTK_DATA)"
+    )
 
 
 def test_download_without_a_reachable_index_fails_with_one_line(tmp_path):
     target = tmp_path / "downloads"
     # An index URL that cannot be reached, so the test means the same with or without internet.
-    done = _cli("nltk-data", "download", "stopwords", "--dir", str(target),
-                "--server-index-url", "http://127.0.0.1:9/index.xml", env=_clean_env(tmp_path / "home"))
+    done = _cli(
+        "nltk-data",
+        "download",
+        "stopwords",
+        "--dir",
+        str(target),
+        "--server-index-url",
+        "http://127.0.0.1:9/index.xml",
+        env=_clean_env(tmp_path / "home"),
+    )
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, lines

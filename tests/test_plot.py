@@ -19,16 +19,27 @@ def _row(start_s: int | None, token: str, count: int, timing: str = "ON_TIME", i
     def iso(seconds: int) -> str:
         return datetime.fromtimestamp(1_795_766_400 + seconds, timezone.utc).isoformat(timespec="milliseconds")
 
-    return {"kind": "count", "window_start": None if start_s is None else iso(start_s),
-            "window_end": None if start_s is None else iso(start_s + size_s), "pane_timing": timing,
-            "pane_index": index, "pane_is_last": True, "token": token, "count": count, "run_id": "r1"}
+    return {
+        "kind": "count",
+        "window_start": None if start_s is None else iso(start_s),
+        "window_end": None if start_s is None else iso(start_s + size_s),
+        "pane_timing": timing,
+        "pane_index": index,
+        "pane_is_last": True,
+        "token": token,
+        "count": count,
+        "run_id": "r1",
+    }
 
 
 ROWS = [
     {"kind": "summary", "window_start": None, "messages": 3},
-    _row(0, "the", 5, "EARLY", 0), _row(0, "the", 7, "ON_TIME", 1),  # discarding: 12, accumulating: 7
+    _row(0, "the", 5, "EARLY", 0),
+    _row(0, "the", 7, "ON_TIME", 1),  # discarding: 12, accumulating: 7
     _row(0, "rain", 2),
-    _row(10, "the", 4), _row(10, "rain", 6), _row(10, "rain", 1, "LATE", 1),  # rain's window 10 ends LATE
+    _row(10, "the", 4),
+    _row(10, "rain", 6),
+    _row(10, "rain", 1, "LATE", 1),  # rain's window 10 ends LATE
     _row(10, "train", 1),
     _row(20, "the", 3, "EARLY", 0),  # window 20 never closed
     _row(20, "the", 3, "EARLY", 0),  # the same pane again (a restart): counted once
@@ -52,8 +63,13 @@ def test_panes_are_added_up_when_discarding_and_the_last_is_taken_when_accumulat
     assert global_rows == 1
     got = _by_key(discarding)
     assert {k: (c.count, c.last_timing) for k, c in got.items()} == {
-        (0, "the"): (12, "ON_TIME"), (0, "rain"): (2, "ON_TIME"), (10, "the"): (4, "ON_TIME"),
-        (10, "rain"): (7, "LATE"), (10, "train"): (1, "ON_TIME"), (20, "the"): (3, "EARLY")}
+        (0, "the"): (12, "ON_TIME"),
+        (0, "rain"): (2, "ON_TIME"),
+        (10, "the"): (4, "ON_TIME"),
+        (10, "rain"): (7, "LATE"),
+        (10, "train"): (1, "ON_TIME"),
+        (20, "the"): (3, "EARLY"),
+    }
     accumulating = _by_key(read_counts(lines, "accumulating")[0])
     assert accumulating[(0, "the")].count == 7 and accumulating[(10, "rain")].count == 1
 
@@ -116,9 +132,11 @@ def test_cli_writes_a_png_a_person_can_read(tmp_path):
 
 
 def test_cli_refuses_empty_input_and_files_without_count_rows(tmp_path):
-    for name, rows in (("empty.jsonl", []),
-                       ("tops.jsonl", [{"kind": "top", "window_start": None, "top": []}]),
-                       ("global.jsonl", [_row(None, "the", 3)])):
+    for name, rows in (
+        ("empty.jsonl", []),
+        ("tops.jsonl", [{"kind": "top", "window_start": None, "top": []}]),
+        ("global.jsonl", [_row(None, "the", 3)]),
+    ):
         chart = tmp_path / (name + ".png")
         result = run_cli("plot", _write(tmp_path / name, rows), "-o", str(chart), timeout=120)
         assert result.returncode == 1, result.stderr
@@ -128,18 +146,22 @@ def test_cli_refuses_empty_input_and_files_without_count_rows(tmp_path):
 
 
 def test_cli_absent_tokens_are_refused(tmp_path):
-    result = run_cli("plot", _write(tmp_path / "out.jsonl", ROWS), "--token", "nope", "-o",
-                     str(tmp_path / "c.png"), timeout=120)
+    result = run_cli(
+        "plot", _write(tmp_path / "out.jsonl", ROWS), "--token", "nope", "-o", str(tmp_path / "c.png"), timeout=120
+    )
     assert result.returncode == 1
     assert "none of the tokens nope has a count row" in result.stderr
 
 
-@pytest.mark.parametrize("bad, reason", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "expected a JSON object"),
-    (json.dumps({"kind": "count", "window_start": None, "token": "a"}), "without the field 'count'"),
-    (json.dumps({**_row(0, "a", 1), "window_start": "yesterday"}), "window_start: expected an ISO-8601 time"),
-])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        (json.dumps({"kind": "count", "window_start": None, "token": "a"}), "without the field 'count'"),
+        (json.dumps({**_row(0, "a", 1), "window_start": "yesterday"}), "window_start: expected an ISO-8601 time"),
+    ],
+)
 def test_cli_names_the_line_of_a_malformed_row(tmp_path, bad, reason):
     source = _write(tmp_path / "out.jsonl", [ROWS[1], "", bad, ROWS[2]])
     result = run_cli("plot", source, "-o", str(tmp_path / "c.png"), timeout=120)
@@ -150,10 +172,13 @@ def test_cli_names_the_line_of_a_malformed_row(tmp_path, bad, reason):
 
 def test_without_matplotlib_the_command_says_how_to_install_it(tmp_path):
     source = _write(tmp_path / "out.jsonl", ROWS)
-    code = ("import sys; sys.modules['matplotlib'] = None; from pipeline.cli import main; "
-            f"sys.exit(main(['plot', {source!r}]))")
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; from pipeline.cli import main; "
+        f"sys.exit(main(['plot', {source!r}]))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     # (Beam's import may log a line of its own first.)
-    assert result.stderr.strip().splitlines()[-1] == ("error: the plot command needs matplotlib: pip install -e '.[plot]' "
-                                     "(or pip install 'matplotlib>=3.8')")
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: the plot command needs matplotlib: pip install -e '.[plot]' (or pip install 'matplotlib>=3.8')"
+    )

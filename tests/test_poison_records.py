@@ -16,25 +16,40 @@ _YEAR_10000_MS = 253_402_300_800_000
 def _topic(kafka_broker) -> str:
     name = f"poison-{uuid.uuid4().hex[:10]}"
     # The broker would refuse CreateTimes far ahead by default (1 h): allow any, as a misconfigured one does.
-    kafka_broker.create_topic(name, 1, config={"retention.ms": "-1",
-                                               "message.timestamp.after.max.ms": str(2**63 - 1)})
+    kafka_broker.create_topic(name, 1, config={"retention.ms": "-1", "message.timestamp.after.max.ms": str(2**63 - 1)})
     return name
 
 
 def _run(kafka_broker, topic, tmp_path, **settings):
     out, dead, late = tmp_path / "out.jsonl", tmp_path / "dead.jsonl", tmp_path / "late.jsonl"
-    result = run_cli("run", "--config", DIRECT_CONFIG, *config_overrides(
-        source__bootstrap_servers=kafka_broker.bootstrap_servers, source__topics=[topic], source__stop="latest",
-        source__max_out_of_orderness="1s", window__size="10s", tokenize__tokenizer="whitespace",
-        sink__type="jsonl", sink__path=str(out), dead_letter__type="jsonl", dead_letter__path=str(dead),
-        late_records__type="jsonl", late_records__path=str(late), **settings))
+    result = run_cli(
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        *config_overrides(
+            source__bootstrap_servers=kafka_broker.bootstrap_servers,
+            source__topics=[topic],
+            source__stop="latest",
+            source__max_out_of_orderness="1s",
+            window__size="10s",
+            tokenize__tokenizer="whitespace",
+            sink__type="jsonl",
+            sink__path=str(out),
+            dead_letter__type="jsonl",
+            dead_letter__path=str(dead),
+            late_records__type="jsonl",
+            late_records__path=str(late),
+            **settings,
+        ),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     counted = sum(r["count"] for r in read_rows(out, "count"))
     return counted, read_rows(dead, "dead_letter"), read_rows(late, "late_record"), result.stderr
 
 
 def test_kafka_times_out_of_range_or_far_ahead_are_dead_letters_and_the_rest_is_on_time(
-        kafka_broker, prism_location, tmp_path):
+    kafka_broker, prism_location, tmp_path
+):
     topic, now_ms = _topic(kafka_broker), int(time.time() * 1000)
     messages = [
         Message("before", None, now_ms - 10_000),
@@ -56,13 +71,13 @@ def test_kafka_times_out_of_range_or_far_ahead_are_dead_letters_and_the_rest_is_
 
 
 def test_payload_times_that_cannot_be_held_are_dead_letters_and_unusable_ones_fall_back(
-        kafka_broker, prism_location, tmp_path):
+    kafka_broker, prism_location, tmp_path
+):
     topic, now_ms = _topic(kafka_broker), int(time.time() * 1000)
     fields = ["NaN", "Infinity", "-Infinity", "1e300", "-1e17", '"9999-12-31T23:59:59Z"', str(now_ms - 3000)]
     messages = [Message(f'{{"text": "w{i}", "ts": {value}}}', None, now_ms - 4000) for i, value in enumerate(fields)]
     produce_messages(kafka_broker.bootstrap_servers, topic, messages)
-    counted, dead, late, stderr = _run(kafka_broker, topic, tmp_path, format__type="json",
-                                       source__timestamp="field:ts")
+    counted, dead, late, stderr = _run(kafka_broker, topic, tmp_path, format__type="json", source__timestamp="field:ts")
     dead_texts = sorted(json.loads(__import__("base64").b64decode(d["value_b64"]))["text"] for d in dead)
     assert dead_texts == ["w3", "w4", "w5"]  # 1e300, -1e17, year 9999: out of range
     assert all(d["reason"].startswith("event time out of range") for d in dead)

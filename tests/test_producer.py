@@ -79,9 +79,7 @@ def test_spread_timestamps_and_round_robin_keys_arrive_exactly(kafka_broker, fre
     argv = ["--bootstrap-servers", kafka_broker.bootstrap_servers, "--topic", topic, "--count", "12"]
     assert produce_command.main([*argv, "--keys", "3", "--start", start, "--end", end]) == 0
 
-    received = {
-        r.value(): (r.key(), r.timestamp()) for r in _read_back(kafka_broker.bootstrap_servers, topic)
-    }
+    received = {r.value(): (r.key(), r.timestamp()) for r in _read_back(kafka_broker.bootstrap_servers, topic)}
     expected = {
         line.encode(): (f"key-{i % 3}".encode(), (TIMESTAMP_CREATE_TIME, start_ms + 500 * i))
         for i, line in enumerate(SAMPLE_LINES[:12])

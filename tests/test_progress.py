@@ -25,8 +25,13 @@ def test_the_line_says_read_of_total_rate_and_time_left():
 
 
 def test_the_last_line_says_the_average_and_a_read_past_the_total_raises_the_total():
-    assert format_progress(5_000, 5_000, 10.0, 200.0, final=True) == "read 5,000 of 5,000 records (100%) in 10s, 500 records/s"
-    assert format_progress(5_010, 5_000, 2.0, None).startswith("read 5,010 of 5,010 records (100%), finishing the windows")
+    assert (
+        format_progress(5_000, 5_000, 10.0, 200.0, final=True)
+        == "read 5,000 of 5,000 records (100%) in 10s, 500 records/s"
+    )
+    assert format_progress(5_010, 5_000, 2.0, None).startswith(
+        "read 5,010 of 5,010 records (100%), finishing the windows"
+    )
 
 
 def test_without_counts_the_line_says_the_total_and_the_time_and_why():
@@ -57,24 +62,44 @@ def _bounded_topic(fresh_topic, bootstrap: str) -> str:
     start = datetime.now(timezone.utc) - timedelta(minutes=10)
     for i in range(_MESSAGES):
         moment = start + timedelta(milliseconds=100 * i)
-        producer.produce(topic, value=f"message {i} about the rain in spain".encode(), partition=i % 3,
-                         timestamp=int(moment.timestamp() * 1000))
+        producer.produce(
+            topic,
+            value=f"message {i} about the rain in spain".encode(),
+            partition=i % 3,
+            timestamp=int(moment.timestamp() * 1000),
+        )
     assert producer.flush(30) == 0
     return topic
 
 
 def _run_args(bootstrap: str, topic: str, tmp_path) -> list[str]:
-    return ["run", "--config", DIRECT_CONFIG, *config_overrides(
-        source__bootstrap_servers=bootstrap, source__topics=[topic], source__group_id=f"g-{uuid.uuid4().hex[:8]}",
-        source__stop="latest", sink__type="jsonl", sink__path=str(tmp_path / "out.jsonl"))]
+    return [
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        *config_overrides(
+            source__bootstrap_servers=bootstrap,
+            source__topics=[topic],
+            source__group_id=f"g-{uuid.uuid4().hex[:8]}",
+            source__stop="latest",
+            sink__type="jsonl",
+            sink__path=str(tmp_path / "out.jsonl"),
+        ),
+    ]
 
 
 def test_plain_progress_lines_when_stderr_is_not_a_terminal(kafka_broker, fresh_topic, prism_location, tmp_path):
     bootstrap = kafka_broker.bootstrap_servers
     topic = _bounded_topic(fresh_topic, bootstrap)
 
-    result = subprocess.run(cli_command(*_run_args(bootstrap, topic, tmp_path)), cwd=REPO, capture_output=True,
-                            text=True, timeout=300, env=dict(os.environ))
+    result = subprocess.run(
+        cli_command(*_run_args(bootstrap, topic, tmp_path)),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
 
     assert result.returncode == 0, result.stderr
     assert records_accounting(result.stderr)[0] == _MESSAGES
@@ -92,8 +117,14 @@ def test_plain_progress_lines_when_stderr_is_not_a_terminal(kafka_broker, fresh_
 def _run_on_a_terminal(args: list[str], timeout: float = 300) -> tuple[int, str]:
     """Runs the CLI with stdout and stderr on a pseudo-terminal; returns its exit code and all it wrote."""
     leader, follower = pty.openpty()
-    process = subprocess.Popen(cli_command(*args), cwd=REPO, stdin=subprocess.DEVNULL, stdout=follower,
-                               stderr=follower, env=dict(os.environ, COLUMNS="120", LINES="40", TERM="xterm-256color"))
+    process = subprocess.Popen(
+        cli_command(*args),
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=dict(os.environ, COLUMNS="120", LINES="40", TERM="xterm-256color"),
+    )
     os.close(follower)
     chunks, deadline, ended = [], time.monotonic() + timeout, None
     while time.monotonic() < deadline:

@@ -19,15 +19,19 @@ def _config(*overrides: str):
 def test_direct_runner_hands_a_streaming_fixed_window_job_to_prism():
     plan = plan_runner(_config())
     assert (plan.effective, plan.streaming) == ("PrismRunner", True)
-    assert plan.describe() == ("runner: DirectRunner will execute on PrismRunner (streaming): "
-                               "Beam's DirectRunner hands this pipeline to Prism")
+    assert plan.describe() == (
+        "runner: DirectRunner will execute on PrismRunner (streaming): Beam's DirectRunner hands this pipeline to Prism"
+    )
 
 
-@pytest.mark.parametrize("overrides, reason", [
-    (("window.type=session", "window.gap=5s"), "session windows are not sent to Prism"),
-    (("options.allow_unsafe_triggers=true",), "allow_unsafe_triggers is set"),
-    (("options.update_compatibility_version=2.60.0",), "update_compatibility_version is set"),
-])
+@pytest.mark.parametrize(
+    "overrides, reason",
+    [
+        (("window.type=session", "window.gap=5s"), "session windows are not sent to Prism"),
+        (("options.allow_unsafe_triggers=true",), "allow_unsafe_triggers is set"),
+        (("options.update_compatibility_version=2.60.0",), "update_compatibility_version is set"),
+    ],
+)
 def test_direct_runner_refuses_an_unbounded_read_it_would_take_away_from_prism(overrides, reason):
     with pytest.raises(ConfigError) as error:
         plan_runner(_config(*overrides))
@@ -77,31 +81,38 @@ def test_the_reader_has_one_shard_per_worker_process_unless_configured():
 
 
 def test_prism_runner_is_used_as_asked_and_count_triggers_carry_a_warning():
-    plan = plan_runner(_config("runner=PrismRunner", "window.type=session", "window.gap=5s",
-                               "trigger.early={every_n: 10}"))
+    plan = plan_runner(
+        _config("runner=PrismRunner", "window.type=session", "window.gap=5s", "trigger.early={every_n: 10}")
+    )
     assert plan.effective == "PrismRunner"
     assert plan.warnings and "element-count triggers" in plan.warnings[0]
 
 
-_PRISM_PANIC_FIX = "use an element-count firing such as {every_n: 100}, or a Flink config (run_configs/flink-local.yaml)"
+_PRISM_PANIC_FIX = (
+    "use an element-count firing such as {every_n: 100}, or a Flink config (run_configs/flink-local.yaml)"
+)
 
 
 @pytest.mark.parametrize("runner", ["DirectRunner", "PrismRunner"])
-@pytest.mark.parametrize("overrides, key, shown", [
-    (("trigger.early=30s",), "trigger.early", "(30s)"),
-    (("trigger.early=500ms",), "trigger.early", "(0.5s)"),
-    (("trigger.early={every_n: 5}", "trigger.late=2s", "trigger.allowed_lateness=1m"), "trigger.late", "(2s)"),
-    (("window.type=global", "trigger.repeat=10s"), "trigger.repeat", "(10s)"),
-    (("trigger.early=2s", "source.stop={max_read_time: 30s}"), "trigger.early", "(2s)"),
-])
+@pytest.mark.parametrize(
+    "overrides, key, shown",
+    [
+        (("trigger.early=30s",), "trigger.early", "(30s)"),
+        (("trigger.early=500ms",), "trigger.early", "(0.5s)"),
+        (("trigger.early={every_n: 5}", "trigger.late=2s", "trigger.allowed_lateness=1m"), "trigger.late", "(2s)"),
+        (("window.type=global", "trigger.repeat=10s"), "trigger.repeat", "(10s)"),
+        (("trigger.early=2s", "source.stop={max_read_time: 30s}"), "trigger.early", "(2s)"),
+    ],
+)
 def test_prism_refuses_processing_time_firings_on_an_unbounded_read(runner, overrides, key, shown):
     # Prism 2.77 panics ('assignment to entry in nil map') when such a firing comes due for a
     # window whose state it has already dropped: reproduced on live streams (issue 11).
     with pytest.raises(ConfigError) as error:
         plan_runner(_config(f"runner={runner}", *overrides))
     message = str(error.value)
-    assert message.startswith(f"{DIRECT_CONFIG}: {key}: a processing-time firing {shown} on an unbounded read "
-                              "crashes Prism 2.77")
+    assert message.startswith(
+        f"{DIRECT_CONFIG}: {key}: a processing-time firing {shown} on an unbounded read crashes Prism 2.77"
+    )
     assert message.endswith(_PRISM_PANIC_FIX) and "\n" not in message
 
 
@@ -113,8 +124,9 @@ def test_a_stream_with_session_windows_is_refused_for_the_firing_first():
 
 @pytest.mark.parametrize("runner", ["DirectRunner", "PrismRunner"])
 def test_prism_runs_element_count_firings_on_a_stream(runner):
-    config = _config(f"runner={runner}", "trigger.early={every_n: 20}", "trigger.late={every_n: 1}",
-                     "trigger.allowed_lateness=1m")
+    config = _config(
+        f"runner={runner}", "trigger.early={every_n: 20}", "trigger.late={every_n: 1}", "trigger.allowed_lateness=1m"
+    )
     assert plan_runner(config).effective == "PrismRunner"
 
 
@@ -134,10 +146,14 @@ def test_prism_warns_that_late_panes_are_mislabelled_when_accumulating_with_earl
         return plan_runner(_config(f"runner={runner}", *overrides)).warnings
 
     late_setup = ("trigger.early={every_n: 4}", "trigger.late={every_n: 1}", "trigger.allowed_lateness=1m")
-    assert any("labels some panes of late data EARLY or ON_TIME" in w
-               for w in warnings(*late_setup, "trigger.accumulation=accumulating"))
+    assert any(
+        "labels some panes of late data EARLY or ON_TIME" in w
+        for w in warnings(*late_setup, "trigger.accumulation=accumulating")
+    )
     assert not any("late data" in w for w in warnings(*late_setup, "trigger.accumulation=discarding"))
-    assert not any("late data" in w for w in warnings("trigger.early={every_n: 4}", "trigger.accumulation=accumulating"))
+    assert not any(
+        "late data" in w for w in warnings("trigger.early={every_n: 4}", "trigger.accumulation=accumulating")
+    )
 
 
 def test_flink_takes_processing_time_firings_on_a_stream():
@@ -166,13 +182,15 @@ def test_other_runners_are_taken_as_they_are():
 def test_validate_explains_the_effective_runner_and_refuses_with_the_fix():
     ok = run_cli("validate", "--config", DIRECT_CONFIG)
     assert ok.returncode == 0 and "will execute on PrismRunner" in ok.stdout
-    refused = run_cli("validate", "--config", DIRECT_CONFIG, *config_overrides(
-        window__type="session", window__gap="5s"))
+    refused = run_cli(
+        "validate", "--config", DIRECT_CONFIG, *config_overrides(window__type="session", window__gap="5s")
+    )
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         f"error: {DIRECT_CONFIG}: runner: DirectRunner would leave Prism (session windows are not sent to Prism "
         "(apache/beam#33623)) for a runner that cannot stream an unbounded Kafka read: set runner: PrismRunner, "
-        "or a bounded source.stop"]
+        "or a bounded source.stop"
+    ]
 
 
 def test_a_bounded_session_job_really_runs_outside_prism(kafka_broker, fresh_topic, tmp_path):
@@ -180,8 +198,19 @@ def test_a_bounded_session_job_really_runs_outside_prism(kafka_broker, fresh_top
 
     topic = fresh_topic(partitions=1)
     produce_messages(kafka_broker.bootstrap_servers, topic, [Message("a b", None, 1_767_600_000_000)])
-    result = run_cli("run", "--config", DIRECT_CONFIG, *config_overrides(
-        source__bootstrap_servers=kafka_broker.bootstrap_servers, source__topics=[topic], source__stop="latest",
-        window__type="session", window__gap="5s", sink__type="jsonl", sink__path=str(tmp_path / "o.jsonl")))
+    result = run_cli(
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        *config_overrides(
+            source__bootstrap_servers=kafka_broker.bootstrap_servers,
+            source__topics=[topic],
+            source__stop="latest",
+            window__type="session",
+            window__gap="5s",
+            sink__type="jsonl",
+            sink__path=str(tmp_path / "o.jsonl"),
+        ),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "executing on: FnApiRunner (in-process batch)" in result.stderr

@@ -49,8 +49,7 @@ def _iso(ms: int) -> str:
 
 def _known_messages(count: int = 60) -> list[Message]:
     # A third of a second apart and slightly out of order: 20 s of event time.
-    return [Message(SAMPLE_LINES[i % len(SAMPLE_LINES)], None, BASE_MS + i * 333 - (i % 3) * 150)
-            for i in range(count)]
+    return [Message(SAMPLE_LINES[i % len(SAMPLE_LINES)], None, BASE_MS + i * 333 - (i % 3) * 150) for i in range(count)]
 
 
 def _windows_of(ms: int, kind: str) -> list[int]:
@@ -98,11 +97,26 @@ def _cluster_overrides(request) -> dict:
 def _run_scenario(runner: str, window: str, topic: str, bootstrap: str, tmp_path, extra: dict):
     out = tmp_path / f"{runner}-{window}.jsonl"
     started = time.monotonic()
-    result = run_cli("run", "--config", CONFIGS[runner], *config_overrides(
-        source__bootstrap_servers=bootstrap, source__topics=[topic], source__stop="latest",
-        source__group_id=f"runners-{uuid.uuid4().hex[:8]}", tokenize__punkt="installed",
-        tokenize__lowercase=False, tokenize__drop_punctuation=False, count__top_k=3,
-        sink__type="jsonl", sink__path=str(out), **WINDOWS[window], **extra), timeout=600)
+    result = run_cli(
+        "run",
+        "--config",
+        CONFIGS[runner],
+        *config_overrides(
+            source__bootstrap_servers=bootstrap,
+            source__topics=[topic],
+            source__stop="latest",
+            source__group_id=f"runners-{uuid.uuid4().hex[:8]}",
+            tokenize__punkt="installed",
+            tokenize__lowercase=False,
+            tokenize__drop_punctuation=False,
+            count__top_k=3,
+            sink__type="jsonl",
+            sink__path=str(out),
+            **WINDOWS[window],
+            **extra,
+        ),
+        timeout=600,
+    )
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
     print(f"{runner} {window}: {seconds:.1f}s")
@@ -129,8 +143,9 @@ def test_prism_counts_every_token_of_every_window(window, kafka_broker, scenario
 
 @pytest.mark.parametrize("runner", ["flink-local", "flink-cluster"])
 @pytest.mark.parametrize("window", list(WINDOWS))
-def test_flink_gives_the_same_rows_as_prism(runner, window, request, kafka_broker, scenario,
-                                            flink_job_server_jar, use_nltk_data, tmp_path):
+def test_flink_gives_the_same_rows_as_prism(
+    runner, window, request, kafka_broker, scenario, flink_job_server_jar, use_nltk_data, tmp_path
+):
     topic, messages = scenario
     bootstrap = kafka_broker.bootstrap_servers
     extra = _cluster_overrides(request) if runner == "flink-cluster" else {}
@@ -169,31 +184,57 @@ def _running_job(cluster) -> str | None:
 
 
 def test_a_stream_on_the_flink_cluster_fires_closed_windows_while_it_runs(
-        kafka_broker, flink_cluster, flink_job_server_jar, tmp_path):
+    kafka_broker, flink_cluster, flink_job_server_jar, tmp_path
+):
     topic, group = _new_topic(kafka_broker, "flink-stream"), f"group-{uuid.uuid4().hex[:8]}"
     bootstrap, out, log = kafka_broker.bootstrap_servers, tmp_path / "stream.jsonl", tmp_path / "run.log"
     # The default checkpoint interval (10 s): a checkpoint that Flink triggers while the job's
     # tasks are still starting can hold back the Impulse source of Beam 2.62's Flink runner.
-    runner = start_cli("run", "--config", CONFIGS["flink-cluster"], "--duration", "60s", *config_overrides(
-        source__bootstrap_servers=bootstrap, source__topics=[topic], source__group_id=group,
-        source__max_out_of_orderness="1s", window__size="2s",
-        options__flink_master=flink_cluster.flink_master,
-        options__environment_config=flink_cluster.worker_pool_address,
-        sink__type="jsonl", sink__path=str(out)), log_path=log)
+    runner = start_cli(
+        "run",
+        "--config",
+        CONFIGS["flink-cluster"],
+        "--duration",
+        "60s",
+        *config_overrides(
+            source__bootstrap_servers=bootstrap,
+            source__topics=[topic],
+            source__group_id=group,
+            source__max_out_of_orderness="1s",
+            window__size="2s",
+            options__flink_master=flink_cluster.flink_master,
+            options__environment_config=flink_cluster.worker_pool_address,
+            sink__type="jsonl",
+            sink__path=str(out),
+        ),
+        log_path=log,
+    )
     try:
         produce_messages(bootstrap, topic, [Message(f"first batch {i}", None, None) for i in range(20)], rate=20)
         job = _wait_for("running job in /jobs/overview", lambda: _running_job(flink_cluster), 180, runner)
         _wait_for("pane of the first batch", lambda: read_rows(out, "summary"), 90, runner)
-        later = threading.Thread(target=produce_messages, args=(
-            bootstrap, topic, [Message(f"second batch {i}", None, None) for i in range(20)]), kwargs={"rate": 20})
+        later = threading.Thread(
+            target=produce_messages,
+            args=(bootstrap, topic, [Message(f"second batch {i}", None, None) for i in range(20)]),
+            kwargs={"rate": 20},
+        )
         later.start()
         later.join()
-        _wait_for("pane of the second batch while the job runs",
-                  lambda: any(r["token"] == "second" for r in read_rows(out, "count")), 60, runner)
-        checkpoints = _wait_for("completed checkpoint", lambda: flink_cluster.rest(
-            f"/jobs/{job}/checkpoints")["counts"]["completed"], 60, runner)
+        _wait_for(
+            "pane of the second batch while the job runs",
+            lambda: any(r["token"] == "second" for r in read_rows(out, "count")),
+            60,
+            runner,
+        )
+        checkpoints = _wait_for(
+            "completed checkpoint",
+            lambda: flink_cluster.rest(f"/jobs/{job}/checkpoints")["counts"]["completed"],
+            60,
+            runner,
+        )
         assert checkpoints >= 1 and _wait_for(
-            "offset commit (bundle finalization)", lambda: _committed(bootstrap, topic, group), 60, runner)
+            "offset commit (bundle finalization)", lambda: _committed(bootstrap, topic, group), 60, runner
+        )
         assert runner.wait(timeout=240) == 0, log.read_text()[-3000:]
     finally:
         if runner.poll() is None:

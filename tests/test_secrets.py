@@ -47,12 +47,18 @@ late_records: {{type: jsonl, path: 'SCRATCH/late-${{TS_SECRET}}.jsonl'}}
 # (where, a config whose refused value holds the secret)
 REFUSED = [
     ("bootstrap_servers", "source: {bootstrap_servers: '${TS_SECRET}:notaport'}"),
-    ("sasl.mechanism", "source: {consumer_config: {security.protocol: SASL_PLAINTEXT, sasl.mechanism: '${TS_SECRET}'}}"),
+    (
+        "sasl.mechanism",
+        "source: {consumer_config: {security.protocol: SASL_PLAINTEXT, sasl.mechanism: '${TS_SECRET}'}}",
+    ),
     ("consumer_config value", "source: {consumer_config: {auto.offset.reset: '${TS_SECRET}'}}"),
     ("producer_config value", "sink: {type: kafka, topic: t, producer_config: {compression.type: '${TS_SECRET}'}}"),
     ("unknown option", "options: {kafka_password: '${TS_SECRET}'}"),
     ("option value", "options: {direct_num_workers: '${TS_SECRET}'}"),
-    ("Dataflow option", "runner: DataflowRunner\noptions: {project: '${TS_SECRET}', region: r, temp_location: 'gs://${TS_SECRET}/t'}"),
+    (
+        "Dataflow option",
+        "runner: DataflowRunner\noptions: {project: '${TS_SECRET}', region: r, temp_location: 'gs://${TS_SECRET}/t'}",
+    ),
     ("topic", "source: {topics: ['${TS_SECRET} x']}"),
     ("sink path", "sink: {type: jsonl, path: 'SCRATCH/${TS_SECRET}'}"),  # a directory
     ("stopwords file", "tokenize: {stopwords: 'file:/nonexistent/${TS_SECRET}'}"),
@@ -63,8 +69,13 @@ REFUSED = [
 
 def _cli(*args: str, cwd) -> str:
     """Runs the CLI with the secret in its environment; returns every byte it wrote, decoded leniently."""
-    result = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, capture_output=True, timeout=180,
-                            env={**os.environ, **SECRET_ENV})
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=cwd,
+        capture_output=True,
+        timeout=180,
+        env={**os.environ, **SECRET_ENV},
+    )
     return (result.stdout + result.stderr).decode("utf-8", "replace") + f"\nexit {result.returncode}"
 
 
@@ -98,8 +109,9 @@ def test_run_against_an_unreachable_broker_never_prints_the_secret(everywhere, t
 def test_a_refused_value_from_the_environment_is_never_printed(where, config, tmp_path):
     (tmp_path / SECRET).mkdir()
     path = tmp_path / "refused.yaml"
-    path.write_text(f"extends: {REPO}/run_configs/direct.yaml\n" + config.replace("SCRATCH", str(tmp_path)) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        f"extends: {REPO}/run_configs/direct.yaml\n" + config.replace("SCRATCH", str(tmp_path)) + "\n", encoding="utf-8"
+    )
     output = _cli("validate", "--config", str(path), cwd=tmp_path)
     assert "exit 2" in output and output.startswith("error: "), output[-3000:]
     _assert_no_secret(output)

@@ -29,8 +29,14 @@ from tests.integration_helpers import (
     wait_gone,
 )
 
-_NOISE = ("Traceback", "Internal gRPC call error", "Really destroying", "apitools not found",
-          "Exception in thread", "KeyboardInterrupt")
+_NOISE = (
+    "Traceback",
+    "Internal gRPC call error",
+    "Really destroying",
+    "apitools not found",
+    "Exception in thread",
+    "KeyboardInterrupt",
+)
 
 
 def _wait_for(log: Path, text: str, runner, timeout_s: float) -> None:
@@ -66,14 +72,21 @@ def _stop_and_check(runner, signum: int, log: Path, *, to_group: bool, within_s:
 @pytest.fixture
 def busy_topic(kafka_broker, fresh_topic):
     topic = fresh_topic(partitions=2)
-    produce_messages(kafka_broker.bootstrap_servers, topic,
-                     [Message(f"message {n} with a few words in it", None, None) for n in range(200)])
+    produce_messages(
+        kafka_broker.bootstrap_servers,
+        topic,
+        [Message(f"message {n} with a few words in it", None, None) for n in range(200)],
+    )
     return topic
 
 
 def _settings(kafka_broker, topic: str, **more) -> list[str]:
-    return config_overrides(source__bootstrap_servers=kafka_broker.bootstrap_servers, source__topics=[topic],
-                            source__group_id=f"g-{uuid.uuid4().hex[:8]}", **more)
+    return config_overrides(
+        source__bootstrap_servers=kafka_broker.bootstrap_servers,
+        source__topics=[topic],
+        source__group_id=f"g-{uuid.uuid4().hex[:8]}",
+        **more,
+    )
 
 
 def _assert_loopback_only(runner, log: Path, expect_at_least: int, known_exception=None) -> list:
@@ -86,10 +99,12 @@ def _assert_loopback_only(runner, log: Path, expect_at_least: int, known_excepti
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_prism_stream_is_cancelled_and_listens_on_loopback_only(
-        kafka_broker, busy_topic, prism_location, tmp_path, signum):
+    kafka_broker, busy_topic, prism_location, tmp_path, signum
+):
     log = tmp_path / "run.log"
-    runner = start_cli("run", "--config", DIRECT_CONFIG, *_settings(kafka_broker, busy_topic),
-                       log_path=log, new_session=True)
+    runner = start_cli(
+        "run", "--config", DIRECT_CONFIG, *_settings(kafka_broker, busy_topic), log_path=log, new_session=True
+    )
     try:
         _wait_for(log, "executing on: PrismRunner", runner, timeout_s=120)
         time.sleep(3)
@@ -104,12 +119,12 @@ def test_a_prism_stream_is_cancelled_and_listens_on_loopback_only(
             runner.kill()
 
 
-def test_a_bounded_prism_run_stops_on_sigterm_while_the_job_starts(kafka_broker, busy_topic, prism_location,
-                                                                   tmp_path):
+def test_a_bounded_prism_run_stops_on_sigterm_while_the_job_starts(kafka_broker, busy_topic, prism_location, tmp_path):
     """A signal before the runner hands the job back (submission) stops the run at once."""
     log = tmp_path / "run.log"
-    runner = start_cli("run", "--config", DIRECT_CONFIG, *_settings(kafka_broker, busy_topic, source__stop="latest"),
-                       log_path=log)
+    runner = start_cli(
+        "run", "--config", DIRECT_CONFIG, *_settings(kafka_broker, busy_topic, source__stop="latest"), log_path=log
+    )
     try:
         _wait_for(log, "runner: DirectRunner will execute on PrismRunner", runner, timeout_s=120)
         _stop_and_check(runner, signal.SIGTERM, log, to_group=False)
@@ -121,9 +136,14 @@ def test_a_bounded_prism_run_stops_on_sigterm_while_the_job_starts(kafka_broker,
 @pytest.fixture
 def big_topic(kafka_broker, fresh_topic):
     topic = fresh_topic(partitions=2)
-    produce_messages(kafka_broker.bootstrap_servers, topic,
-                     [Message(f"message {n} with a few more words in it, to keep the workers busy", None, None)
-                      for n in range(30_000)])
+    produce_messages(
+        kafka_broker.bootstrap_servers,
+        topic,
+        [
+            Message(f"message {n} with a few more words in it, to keep the workers busy", None, None)
+            for n in range(30_000)
+        ],
+    )
     return topic
 
 
@@ -150,7 +170,8 @@ def test_the_multi_process_direct_runner_stops_on_a_signal(kafka_broker, big_top
 
 
 def test_embedded_flink_is_cancelled_on_sigterm(
-        kafka_broker, busy_topic, flink_job_server_jar, nltk_data_dir, tmp_path):
+    kafka_broker, busy_topic, flink_job_server_jar, nltk_data_dir, tmp_path
+):
     log = tmp_path / "run.log"
     config = str(REPO / "run_configs" / "flink-local.yaml")
     env = {**os.environ, "NLTK_DATA": nltk_data_dir}
@@ -158,6 +179,7 @@ def test_embedded_flink_is_cancelled_on_sigterm(
     try:
         _wait_for(log, "executing on: FlinkRunner", runner, timeout_s=180)
         time.sleep(5)
+
         # The Python loopback worker pool is loopback only. Beam's Java job server (2.62) binds its
         # job, artifact and expansion ports on every interface whatever --job-host says
         # (ServerFactory uses NettyServerBuilder.forPort): the documented exception (README).

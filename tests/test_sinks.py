@@ -10,13 +10,26 @@ from apache_beam.testing import test_pipeline
 
 from transforms.sinks import WriteRows, format_pane_table
 
-PANE = {"window_start": "2023-11-14T22:13:00.000Z", "window_end": "2023-11-14T22:14:00.000Z",
-        "pane_timing": "ON_TIME", "pane_index": 0, "pane_is_last": False}
+PANE = {
+    "window_start": "2023-11-14T22:13:00.000Z",
+    "window_end": "2023-11-14T22:14:00.000Z",
+    "pane_timing": "ON_TIME",
+    "pane_index": 0,
+    "pane_is_last": False,
+}
 TOP = {"kind": "top", **PANE, "top": [["streaming", 12], ["é", 3]]}
 SUMMARY = {"kind": "summary", **PANE, "messages": 3, "tokens": 6, "distinct_tokens": 4}
 COUNT = {"kind": "count", **PANE, "token": "é", "count": 3}
-DEAD = {"kind": "dead_letter", "reason": "null value (tombstone)", "topic": "t", "partition": 2, "offset": 7,
-        "timestamp_ms": 1007, "key_b64": None, "value_b64": ""}
+DEAD = {
+    "kind": "dead_letter",
+    "reason": "null value (tombstone)",
+    "topic": "t",
+    "partition": 2,
+    "offset": 7,
+    "timestamp_ms": 1007,
+    "key_b64": None,
+    "value_b64": "",
+}
 
 
 def _pipeline() -> test_pipeline.TestPipeline:
@@ -58,11 +71,11 @@ def test_format_pane_table_rows():
     assert format_pane_table(TOP) == (
         "2023-11-14T22:13:00.000Z .. 2023-11-14T22:14:00.000Z  ON_TIME pane 0\n"
         "  streaming       12\n"
-        "  é                3")
+        "  é                3"
+    )
     global_top = {**TOP, "window_start": None, "window_end": None, "pane_timing": "EARLY", "pane_index": 4, "top": []}
     assert format_pane_table(global_top) == "global window  EARLY pane 4"
-    assert format_pane_table(SUMMARY) == (
-        "2023-11-14T22:13:00.000Z  ON_TIME pane 0: 3 messages, 6 tokens, 4 distinct")
+    assert format_pane_table(SUMMARY) == ("2023-11-14T22:13:00.000Z  ON_TIME pane 0: 3 messages, 6 tokens, 4 distinct")
     assert format_pane_table({**SUMMARY, "window_start": None}).startswith("global  ON_TIME pane 0: ")
     assert format_pane_table(DEAD) == "dead_letter: t-2@7: null value (tombstone)"
     assert format_pane_table(COUNT) is None

@@ -73,28 +73,18 @@ def _consume(bootstrap_servers: str, topic: str, count: int) -> list:
 
 
 class TestKafkaBroker:
-    def test_broker_serves_metadata_on_its_address(
-        self, kafka_broker: KafkaBroker
-    ) -> None:
+    def test_broker_serves_metadata_on_its_address(self, kafka_broker: KafkaBroker) -> None:
         assert kafka_broker.is_running()
         assert kafka_broker.bootstrap_servers == f"127.0.0.1:{kafka_broker.port}"
-        metadata = AdminClient(
-            {"bootstrap.servers": kafka_broker.bootstrap_servers}
-        ).list_topics(timeout=10)
-        assert [(b.host, b.port) for b in metadata.brokers.values()] == [
-            ("127.0.0.1", kafka_broker.port)
-        ]
+        metadata = AdminClient({"bootstrap.servers": kafka_broker.bootstrap_servers}).list_topics(timeout=10)
+        assert [(b.host, b.port) for b in metadata.brokers.values()] == [("127.0.0.1", kafka_broker.port)]
 
     def test_fresh_topic_has_requested_partitions(
         self, kafka_broker: KafkaBroker, fresh_topic: Callable[..., str]
     ) -> None:
         default_topic, single_topic = fresh_topic(), fresh_topic(partitions=1)
         assert default_topic != single_topic
-        topics = (
-            AdminClient({"bootstrap.servers": kafka_broker.bootstrap_servers})
-            .list_topics(timeout=10)
-            .topics
-        )
+        topics = AdminClient({"bootstrap.servers": kafka_broker.bootstrap_servers}).list_topics(timeout=10).topics
         assert len(topics[default_topic].partitions) == 3
         assert len(topics[single_topic].partitions) == 1
 
@@ -131,34 +121,22 @@ class TestKafkaBroker:
         with pytest.raises(StackError, match=topic):
             kafka_broker.create_topic(topic, 1)
 
-    def test_start_is_a_no_op_when_already_running(
-        self, kafka_broker: KafkaBroker
-    ) -> None:
+    def test_start_is_a_no_op_when_already_running(self, kafka_broker: KafkaBroker) -> None:
         pid = kafka_broker.pid()
-        same_state = KafkaBroker(
-            kafka_broker.port, kafka_broker.controller_port, kafka_broker.state_dir
-        )
+        same_state = KafkaBroker(kafka_broker.port, kafka_broker.controller_port, kafka_broker.state_dir)
         same_state.start(timeout=5)
         assert same_state.pid() == pid
         assert kafka_broker.is_running()
 
-    def test_start_refuses_a_different_port_for_a_running_state_dir(
-        self, kafka_broker: KafkaBroker
-    ) -> None:
+    def test_start_refuses_a_different_port_for_a_running_state_dir(self, kafka_broker: KafkaBroker) -> None:
         other_port, other_controller = free_ports(2)
         with pytest.raises(StackError, match="already runs on"):
-            KafkaBroker(other_port, other_controller, kafka_broker.state_dir).start(
-                timeout=5
-            )
+            KafkaBroker(other_port, other_controller, kafka_broker.state_dir).start(timeout=5)
         assert kafka_broker.is_running()
 
-    def test_start_refuses_a_busy_port(
-        self, kafka_broker: KafkaBroker, tmp_path: Path
-    ) -> None:
+    def test_start_refuses_a_busy_port(self, kafka_broker: KafkaBroker, tmp_path: Path) -> None:
         broker = KafkaBroker(kafka_broker.port, free_port(), tmp_path / "kafka")
-        with pytest.raises(
-            StackError, match=f"port {kafka_broker.port} .* already in use"
-        ) as error:
+        with pytest.raises(StackError, match=f"port {kafka_broker.port} .* already in use") as error:
             broker.start(timeout=5)
         assert "\n" not in str(error.value)
         assert not broker.pid_file.exists()
@@ -166,22 +144,16 @@ class TestKafkaBroker:
     def test_failed_format_reports_the_jvm_error(self, tmp_path: Path) -> None:
         port, controller_port = free_ports(2)
         broker = KafkaBroker(port, controller_port, tmp_path / "kafka", heap="1k")
-        with pytest.raises(
-            StackError, match=r"formatting Kafka storage .* Too small maximum heap"
-        ) as error:
+        with pytest.raises(StackError, match=r"formatting Kafka storage .* Too small maximum heap") as error:
             broker.start(timeout=30)
         assert "\n" not in str(error.value)
         assert not broker.is_running()
 
-    def test_failed_launch_reports_the_jvm_error_and_cleans_up(
-        self, tmp_path: Path
-    ) -> None:
+    def test_failed_launch_reports_the_jvm_error_and_cleans_up(self, tmp_path: Path) -> None:
         port, controller_port = free_ports(2)
         broker = KafkaBroker(port, controller_port, tmp_path / "kafka", heap="1k")
         broker.data_dir.mkdir(parents=True)
-        (broker.data_dir / "meta.properties").write_text(
-            "# pretend the storage is formatted\n"
-        )
+        (broker.data_dir / "meta.properties").write_text("# pretend the storage is formatted\n")
         with pytest.raises(
             StackError,
             match=r"exited during startup \(exit code 1\).*Too small maximum heap",
@@ -197,9 +169,7 @@ class TestKafkaBroker:
 
 
 class TestStackCommands:
-    def test_status_mentions_the_running_broker(
-        self, kafka_broker: KafkaBroker, prism_location: str
-    ) -> None:
+    def test_status_mentions_the_running_broker(self, kafka_broker: KafkaBroker, prism_location: str) -> None:
         kafka_line, prism_line = stack.status(state=kafka_broker.state_dir.parent)
         assert kafka_line.startswith("kafka: running on ")
         assert kafka_broker.bootstrap_servers in kafka_line
@@ -211,16 +181,12 @@ class TestStackCommands:
         kafka_line, _ = stack.status(state=tmp_path)
         assert kafka_line.startswith("kafka: stopped")
 
-    def test_up_then_down_really_starts_and_stops_kafka(
-        self, tmp_path: Path, prism_location: str
-    ) -> None:
+    def test_up_then_down_really_starts_and_stops_kafka(self, tmp_path: Path, prism_location: str) -> None:
         """Like the CLI: `up` returns while Kafka keeps running; `down` from another process."""
         port = _free_port_pair()
         broker = KafkaBroker(port, state_dir=tmp_path / "kafka")
         try:
-            first = _run_stack_call(
-                f"up(kafka_port={port}, state=Path({str(tmp_path)!r}))"
-            )
+            first = _run_stack_call(f"up(kafka_port={port}, state=Path({str(tmp_path)!r}))")
             pid = broker.pid()
             assert pid is not None and is_alive(pid)
             assert accepts_connections(port)
@@ -228,9 +194,7 @@ class TestStackCommands:
             assert prism_location in first
             assert f"running on 127.0.0.1:{port}" in stack.status(state=tmp_path)[0]
 
-            again = _run_stack_call(
-                f"up(kafka_port={port}, state=Path({str(tmp_path)!r}))"
-            )
+            again = _run_stack_call(f"up(kafka_port={port}, state=Path({str(tmp_path)!r}))")
             assert "already running" in again
             assert broker.pid() == pid
         finally:
@@ -278,16 +242,11 @@ class TestToolErrors:
         with pytest.raises(StackError, match="malformed Maven coordinate"):
             fetch_artifacts("never-fetched", [coordinate], progress=lambda _: None)
 
-    def test_home_env_var_moves_cache_and_state(
-        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-    ) -> None:
+    def test_home_env_var_moves_cache_and_state(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.setenv(stack.paths.HOME_ENV_VAR, str(tmp_path))
         assert stack.cache_dir() == tmp_path / "cache"
         assert stack.state_dir() == tmp_path / "state"
-        assert (
-            stack.prism_path()
-            == tmp_path / "cache" / "prism" / beam_version() / "prism"
-        )
+        assert stack.prism_path() == tmp_path / "cache" / "prism" / beam_version() / "prism"
 
 
 class TestPrism:

@@ -24,8 +24,13 @@ def test_a_stream_is_checkpointed_and_a_drained_one_lets_the_sources_end_after_t
 
 
 def test_options_a_config_sets_win_over_the_defaults():
-    given = {**JAR, "streaming": False, "checkpointing_interval": 500, "flink_version": "1.19",
-             "job_server_java_launcher": "java"}
+    given = {
+        **JAR,
+        "streaming": False,
+        "checkpointing_interval": 500,
+        "flink_version": "1.19",
+        "job_server_java_launcher": "java",
+    }
     assert flink.flink_option_defaults(given, unbounded=True) == {}
 
 

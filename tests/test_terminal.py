@@ -23,13 +23,13 @@ from transforms.sinks import _LogFn, format_pane_table
 from transforms.terminal_text import escape_controls
 
 HOSTILE = [
-    "\x1b]0;pwned\x07title",         # OSC: sets the terminal's title
-    "\x1b[2J\x1b[Hclear",            # CSI: clears the screen
-    "\x1b]8;;http://x/\x1b\\link",   # OSC 8 hyperlink
-    "\x9b31mred",                    # C1 CSI
-    "car\rriage",                    # overwrites the line
-    "\u202egnp.exe",                 # bidi override
-    "iso\u2066late\u2069",           # bidi isolate
+    "\x1b]0;pwned\x07title",  # OSC: sets the terminal's title
+    "\x1b[2J\x1b[Hclear",  # CSI: clears the screen
+    "\x1b]8;;http://x/\x1b\\link",  # OSC 8 hyperlink
+    "\x9b31mred",  # C1 CSI
+    "car\rriage",  # overwrites the line
+    "\u202egnp.exe",  # bidi override
+    "iso\u2066late\u2069",  # bidi isolate
     "nul\x00bell\x07del\x7f",
 ]
 _RAW = ("\x1b", "\x9b", "\r", "\u202e", "\u2066", "\x00", "\x07", "\x7f")
@@ -54,8 +54,13 @@ def test_escape_controls_keeps_text_in_any_script() -> None:
 
 
 def _window(**row):
-    return {"window_start": "2026-01-01T00:00:00Z", "window_end": "2026-01-01T00:01:00Z",
-            "pane_timing": "ON_TIME", "pane_index": 0, **row}
+    return {
+        "window_start": "2026-01-01T00:00:00Z",
+        "window_end": "2026-01-01T00:01:00Z",
+        "pane_timing": "ON_TIME",
+        "pane_index": 0,
+        **row,
+    }
 
 
 def test_pane_table_and_record_lines_escape_hostile_text() -> None:
@@ -64,8 +69,15 @@ def test_pane_table_and_record_lines_escape_hostile_text() -> None:
     assert "\\x1b]0;pwned\\x07title" in top and "\\u202egnp.exe" in top
     assert top.count("\n") == len(HOSTILE)  # one line per token: a newline in a token cannot add one
     for kind in ("dead_letter", "late_record"):
-        line = format_pane_table({"kind": kind, "topic": "t\x1b[31m", "partition": 0, "offset": 7,
-                                  "reason": "bad JSON: \x1b]0;x\x07 \u202e\nforged line"})
+        line = format_pane_table(
+            {
+                "kind": kind,
+                "topic": "t\x1b[31m",
+                "partition": 0,
+                "offset": 7,
+                "reason": "bad JSON: \x1b]0;x\x07 \u202e\nforged line",
+            }
+        )
         _assert_clean(line)
         assert "\n" not in line
 
@@ -120,17 +132,27 @@ def test_validate_is_quiet_and_leaves_no_temp_directory(tmp_path, prism_location
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["prism", "worker-processes"])
 def test_a_run_with_hostile_records_is_escaped_quiet_and_leaves_no_temp_directory(
-        kafka_broker, fresh_topic, prism_location, tmp_path, workers) -> None:
+    kafka_broker, fresh_topic, prism_location, tmp_path, workers
+) -> None:
     topic = fresh_topic(partitions=1)
     texts = [" ".join(HOSTILE)] * 3
     messages = [Message(json.dumps({"text": text}), None, None) for text in texts]
     messages.append(Message("\x1b]0;not json\x07 \u202e", None, None))  # a dead letter
     produce_messages(kafka_broker.bootstrap_servers, topic, messages)
     settings = config_overrides(
-        source__bootstrap_servers=kafka_broker.bootstrap_servers, source__topics=[topic],
-        source__group_id=f"g-{uuid.uuid4().hex[:8]}", source__stop="latest", format__type="json",
-        format__text_field="text", tokenize__tokenizer="whitespace", tokenize__lowercase=False,
-        count__top_k=20, sink__type="stdout", dead_letter__type="log", options__direct_num_workers=workers)
+        source__bootstrap_servers=kafka_broker.bootstrap_servers,
+        source__topics=[topic],
+        source__group_id=f"g-{uuid.uuid4().hex[:8]}",
+        source__stop="latest",
+        format__type="json",
+        format__text_field="text",
+        tokenize__tokenizer="whitespace",
+        tokenize__lowercase=False,
+        count__top_k=20,
+        sink__type="stdout",
+        dead_letter__type="log",
+        options__direct_num_workers=workers,
+    )
     result, left = _cli("run", "--config", DIRECT_CONFIG, *settings, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "records read 4 = decoded 3 + dead letters 1: ok" in result.stderr, result.stderr[-3000:]

@@ -72,8 +72,11 @@ def trained_punkt_tab(tmp_path, monkeypatch):
     os.makedirs(model_dir, mode=0o700)  # NLTK's sandbox writes only into private directories
     trainer = PunktTrainer()
     trainer.INCLUDE_ALL_COLLOCS = True
-    trainer.train("Dr. Smith went to Washington. He met Mr. Jones there. The U.S. government was closed. "
-                  "Mrs. Brown said so. It rained. " * 20, finalize=True)
+    trainer.train(
+        "Dr. Smith went to Washington. He met Mr. Jones there. The U.S. government was closed. "
+        "Mrs. Brown said so. It rained. " * 20,
+        finalize=True,
+    )
     save_punkt_params(trainer.get_params(), dir=str(model_dir))
     nltk.tokenize._get_punkt_tokenizer.cache_clear()  # word_tokenize memoizes the model it loaded
     yield model_dir
@@ -92,7 +95,8 @@ def test_installed_punkt_missing_is_a_one_line_error_naming_punkt_tab(no_nltk_da
         TokenizeText("word", punkt="installed")
     assert str(raised.value) == (
         f"NLTK resource punkt_tab (english) is not installed in {[str(tmp_path)]}: install it with "
-        "`python -m pipeline nltk-data download punkt_tab` or set tokenize.punkt: untrained")
+        "`python -m pipeline nltk-data download punkt_tab` or set tokenize.punkt: untrained"
+    )
     assert isinstance(raised.value, LookupError)
 
 
@@ -104,20 +108,27 @@ def test_word_with_installed_punkt_tab_equals_nltk_word_tokenize(trained_punkt_t
 
 
 def test_lowercase_and_drop_punctuation(no_nltk_data):
-    _assert_tokens(TEXTS[:2], [
-        ["he", "said", "do", "n't", "stop", "the", "u.s", "costs", "3.50", "vraiment"],
-        ["dr", "smith", "arrived", "mr", "jones", "left"],
-    ], "word")
+    _assert_tokens(
+        TEXTS[:2],
+        [
+            ["he", "said", "do", "n't", "stop", "the", "u.s", "costs", "3.50", "vraiment"],
+            ["dr", "smith", "arrived", "mr", "jones", "left"],
+        ],
+        "word",
+    )
 
 
-@pytest.mark.parametrize("name, options, tokenizer", [
-    ("treebank", {}, TreebankWordTokenizer()),
-    ("wordpunct", {}, WordPunctTokenizer()),
-    ("whitespace", {}, WhitespaceTokenizer()),
-    ("regexp", {"pattern": r"\w+|\$[\d.]+"}, RegexpTokenizer(r"\w+|\$[\d.]+")),
-    ("tweet", {"strip_handles": True, "reduce_len": True}, TweetTokenizer(strip_handles=True, reduce_len=True)),
-    ("word", {"preserve_line": True}, NLTKWordTokenizer()),
-])
+@pytest.mark.parametrize(
+    "name, options, tokenizer",
+    [
+        ("treebank", {}, TreebankWordTokenizer()),
+        ("wordpunct", {}, WordPunctTokenizer()),
+        ("whitespace", {}, WhitespaceTokenizer()),
+        ("regexp", {"pattern": r"\w+|\$[\d.]+"}, RegexpTokenizer(r"\w+|\$[\d.]+")),
+        ("tweet", {"strip_handles": True, "reduce_len": True}, TweetTokenizer(strip_handles=True, reduce_len=True)),
+        ("word", {"preserve_line": True}, NLTKWordTokenizer()),
+    ],
+)
 def test_other_tokenizers_equal_their_nltk_classes(name, options, tokenizer):
     texts = TEXTS + ["@beam_dev Soooooo cool!!! :-) #streaming https://t.co/x <3"]
     expected = [tokenizer.tokenize(text) for text in texts]
@@ -126,12 +137,19 @@ def test_other_tokenizers_equal_their_nltk_classes(name, options, tokenizer):
 
 def test_hard_inputs_do_not_crash(no_nltk_data):
     huge = "x" * 200_000
-    texts = ["", " \n\t ", "a\x00b\x07c\x1b[31m", "I ❤️ Python 🐍🎉!",
-             "שלום עולם. مرحبا بالعالم!", huge]
-    _assert_tokens(texts, [
-        [], [], ["a\x00b\x07c\x1b", "31m"], ["i", "❤️", "python", "🐍🎉"],
-        ["שלום", "עולם", "مرحبا", "بالعالم"], [huge],
-    ], "word")
+    texts = ["", " \n\t ", "a\x00b\x07c\x1b[31m", "I ❤️ Python 🐍🎉!", "שלום עולם. مرحبا بالعالم!", huge]
+    _assert_tokens(
+        texts,
+        [
+            [],
+            [],
+            ["a\x00b\x07c\x1b", "31m"],
+            ["i", "❤️", "python", "🐍🎉"],
+            ["שלום", "עולם", "مرحبا", "بالعالم"],
+            [huge],
+        ],
+        "word",
+    )
 
 
 def test_a_tokenizer_timeout_becomes_a_dead_letter(monkeypatch):
@@ -143,7 +161,9 @@ def test_a_tokenizer_timeout_becomes_a_dead_letter(monkeypatch):
         reason = 'tokenizer failed: TimeoutError("regular-expression match exceeded its 0.2s time limit; '
         assert_that(
             out.dead_letter | beam.Map(lambda row: (row["offset"], row["value_b64"], row["reason"].startswith(reason))),
-            equal_to([(1, base64.b64encode(texts[1].encode()).decode(), True)]), label="DeadLetters")
+            equal_to([(1, base64.b64encode(texts[1].encode()).decode(), True)]),
+            label="DeadLetters",
+        )
 
 
 def test_bad_tokenizer_settings_fail_at_construction():
@@ -171,8 +191,14 @@ def test_ordinary_patterns_pass_the_backtracking_probe(pattern):
 def test_a_message_over_the_cpu_budget_is_a_dead_letter_and_the_rest_is_tokenized():
     texts = [". " * 15_000, "short and sweet"]
     with test_pipeline.TestPipeline(runner="FnApiRunner") as p:
-        out = p | beam.Create([Message(t, None, "t", 0, i) for i, t in enumerate(texts)]) | TokenizeText(
-            "whitespace", max_chars=20_000)
+        out = (
+            p
+            | beam.Create([Message(t, None, "t", 0, i) for i, t in enumerate(texts)])
+            | TokenizeText("whitespace", max_chars=20_000)
+        )
         assert_that(out.tokens | beam.Map(lambda m: m.tokens), equal_to([("short", "and", "sweet")]), label="tokens")
-        assert_that(out.dead_letter | beam.Map(lambda d: (d["offset"], d["reason"])), equal_to([
-            (0, "message too long to tokenize: 30,000 characters (tokenize.max_chars 20,000)")]), label="dead")
+        assert_that(
+            out.dead_letter | beam.Map(lambda d: (d["offset"], d["reason"])),
+            equal_to([(0, "message too long to tokenize: 30,000 characters (tokenize.max_chars 20,000)")]),
+            label="dead",
+        )

@@ -49,15 +49,24 @@ CASES = [
     ("tweet", {}, TweetTokenizer().tokenize),
     ("tweet-strip_handles", {"strip_handles": True}, TweetTokenizer(strip_handles=True).tokenize),
     ("tweet-reduce_len", {"reduce_len": True}, TweetTokenizer(reduce_len=True).tokenize),
-    ("tweet-both", {"strip_handles": True, "reduce_len": True},
-     TweetTokenizer(strip_handles=True, reduce_len=True).tokenize),
+    (
+        "tweet-both",
+        {"strip_handles": True, "reduce_len": True},
+        TweetTokenizer(strip_handles=True, reduce_len=True).tokenize,
+    ),
     ("wordpunct", {}, nltk.wordpunct_tokenize),
     ("whitespace", {}, WhitespaceTokenizer().tokenize),
     ("regexp", {"pattern": r"\w+|\$[\d.]+|\S+"}, lambda text: nltk.regexp_tokenize(text, r"\w+|\$[\d.]+|\S+")),
-    ("regexp-gaps", {"pattern": r"[\s,.;:!?]+", "gaps": True},
-     lambda text: nltk.regexp_tokenize(text, r"[\s,.;:!?]+", gaps=True)),
-    ("regexp-unicode-property", {"pattern": r"\p{L}+(?:'\p{L}+)?"},
-     lambda text: nltk.regexp_tokenize(text, r"\p{L}+(?:'\p{L}+)?")),
+    (
+        "regexp-gaps",
+        {"pattern": r"[\s,.;:!?]+", "gaps": True},
+        lambda text: nltk.regexp_tokenize(text, r"[\s,.;:!?]+", gaps=True),
+    ),
+    (
+        "regexp-unicode-property",
+        {"pattern": r"\p{L}+(?:'\p{L}+)?"},
+        lambda text: nltk.regexp_tokenize(text, r"\p{L}+(?:'\p{L}+)?"),
+    ),
 ]
 _IDS = [case[0] for case in CASES]
 
@@ -93,17 +102,64 @@ def worker_fns(punkt_only):
     return {name: worker_fn(TokenizeText(name.split("-")[0], **_RAW, **options)) for name, options, _ in CASES}
 
 
-_PIECES = st.sampled_from([
-    "Dr.", "Mr.", "U.S.", "p.m.", "St.", "don't", "can't", "It's", "o'clock", "$3.50", "10:30", "1,000", "e-mail",
-    "https://beam.apache.org/x?y=1", "bob@example.com", "@beam_dev", "#streaming", ":-)", "<3", ":D", "Soooooo",
-    "«Vraiment»", "“quoted”", "'single'", "\"double\"", "(paren)", "[br]", "...", "--", "—", "!", "?", ";", ",",
-    "naïve", "Straße", "東京", "שלום", "مرحبا", "🐍", "👩‍👩‍👧", "❤️", "ﬁne", "１２３", "\u200b", "a\u0301", "\x00", "\x1b[31m",
-])
+_PIECES = st.sampled_from(
+    [
+        "Dr.",
+        "Mr.",
+        "U.S.",
+        "p.m.",
+        "St.",
+        "don't",
+        "can't",
+        "It's",
+        "o'clock",
+        "$3.50",
+        "10:30",
+        "1,000",
+        "e-mail",
+        "https://beam.apache.org/x?y=1",
+        "bob@example.com",
+        "@beam_dev",
+        "#streaming",
+        ":-)",
+        "<3",
+        ":D",
+        "Soooooo",
+        "«Vraiment»",
+        "“quoted”",
+        "'single'",
+        '"double"',
+        "(paren)",
+        "[br]",
+        "...",
+        "--",
+        "—",
+        "!",
+        "?",
+        ";",
+        ",",
+        "naïve",
+        "Straße",
+        "東京",
+        "שלום",
+        "مرحبا",
+        "🐍",
+        "👩‍👩‍👧",
+        "❤️",
+        "ﬁne",
+        "１２３",
+        "\u200b",
+        "a\u0301",
+        "\x00",
+        "\x1b[31m",
+    ]
+)
 _SEPARATORS = st.sampled_from([" ", " ", " ", "  ", "\n", "\t", ". ", "! ", "\n\n", "", "\u00a0", "\r\n"])
 TEXTS = st.one_of(
     st.text(max_size=120),
     st.lists(st.tuples(st.one_of(_PIECES, st.text(min_size=1, max_size=8)), _SEPARATORS), max_size=40).map(
-        lambda pairs: "".join(piece + sep for piece, sep in pairs)),
+        lambda pairs: "".join(piece + sep for piece, sep in pairs)
+    ),
 )
 
 
@@ -166,7 +222,9 @@ def test_hard_inputs_give_tokens_or_a_dead_letter_never_an_exception(worker_fns,
 def test_the_worker_loads_once_in_setup_and_reads_no_data_in_ship_mode(punkt_only, monkeypatch):
     transform = TokenizeText("word", punkt="installed")
     built = []
-    monkeypatch.setattr(tokenize, "make_tokenizer", lambda *a, **k: built.append(a) or tokenizers.make_tokenizer(*a, **k))
+    monkeypatch.setattr(
+        tokenize, "make_tokenizer", lambda *a, **k: built.append(a) or tokenizers.make_tokenizer(*a, **k)
+    )
     # Reading punkt_tab on the worker would fail now: the model travels inside the DoFn.
     monkeypatch.setattr(tokenizers, "PunktTokenizer", lambda *a: pytest.fail("the worker read punkt_tab"))
     monkeypatch.setattr(nltk.data, "path", [])
@@ -185,11 +243,17 @@ def test_regexp_patterns_are_checked_with_nltks_engine_and_guard():
             load_config(DIRECT, ("tokenize.tokenizer=regexp", f"tokenize.pattern='{pattern}'"))
         return str(raised.value)
 
-    assert error("[a-") == f"{DIRECT}: tokenize.pattern: invalid regular expression: unterminated character set at position 3"
-    assert error("(\\w+)") == (f"{DIRECT}: tokenize.pattern: the pattern has capturing groups, which make NLTK return "
-                               "groups instead of tokens: use non-capturing groups (?:...)")
+    assert (
+        error("[a-")
+        == f"{DIRECT}: tokenize.pattern: invalid regular expression: unterminated character set at position 3"
+    )
+    assert error("(\\w+)") == (
+        f"{DIRECT}: tokenize.pattern: the pattern has capturing groups, which make NLTK return "
+        "groups instead of tokens: use non-capturing groups (?:...)"
+    )
     assert error("(?:a{1000}){1000}").startswith(
-        f"{DIRECT}: tokenize.pattern: regular expression refused by NLTK's ReDoS guard: regex counted repetition")
+        f"{DIRECT}: tokenize.pattern: regular expression refused by NLTK's ReDoS guard: regex counted repetition"
+    )
 
 
 def test_tokenizer_options_belong_to_their_tokenizer():
@@ -199,9 +263,13 @@ def test_tokenizer_options_belong_to_their_tokenizer():
         return str(raised.value)
 
     assert error("tokenize.strip_handles=true") == (
-        f"{DIRECT}: tokenize.strip_handles: only the tweet tokenizer takes strip_handles (tokenizer is word)")
+        f"{DIRECT}: tokenize.strip_handles: only the tweet tokenizer takes strip_handles (tokenizer is word)"
+    )
     assert error("tokenize.tokenizer=regexp") == f"{DIRECT}: tokenize.pattern: the regexp tokenizer needs a pattern"
     assert error("tokenize.tokenizer=tweet", "tokenize.preserve_line=true") == (
-        f"{DIRECT}: tokenize.preserve_line: only the word tokenizer takes preserve_line (tokenizer is tweet)")
-    config = load_config(DIRECT, ("tokenize.tokenizer=tweet", "tokenize.strip_handles=true", "tokenize.reduce_len=true"))
+        f"{DIRECT}: tokenize.preserve_line: only the word tokenizer takes preserve_line (tokenizer is tweet)"
+    )
+    config = load_config(
+        DIRECT, ("tokenize.tokenizer=tweet", "tokenize.strip_handles=true", "tokenize.reduce_len=true")
+    )
     assert (config.tokenize.strip_handles, config.tokenize.reduce_len) == (True, True)

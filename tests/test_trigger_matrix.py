@@ -54,21 +54,34 @@ CASES = {
     # Early firings, the on-time pane, a late pane per late message; each pane repeats what came before.
     "fixed-accumulating-late-by-key": (
         {"type": "fixed", "size": "3s"},
-        lambda runner: {"early": _prism_or_flink(runner, {"every_n": 4}, "1s"), "late": {"every_n": 1},
-                        "allowed_lateness": "1m", "accumulation": "accumulating"},
-        True, True),
+        lambda runner: {
+            "early": _prism_or_flink(runner, {"every_n": 4}, "1s"),
+            "late": {"every_n": 1},
+            "allowed_lateness": "1m",
+            "accumulation": "accumulating",
+        },
+        True,
+        True,
+    ),
     # Each message in two windows; each pane holds only what arrived since the one before.
     "sliding-discarding-late": (
         {"type": "sliding", "size": "4s", "period": "2s"},
-        lambda runner: {"early": {"every_n": _prism_or_flink(runner, 4, 2)},
-                        "late": _prism_or_flink(runner, {"every_n": 1}, "1s"),
-                        "allowed_lateness": "1m", "accumulation": "discarding"},
-        False, True),
+        lambda runner: {
+            "early": {"every_n": _prism_or_flink(runner, 4, 2)},
+            "late": _prism_or_flink(runner, {"every_n": 1}, "1s"),
+            "allowed_lateness": "1m",
+            "accumulation": "discarding",
+        },
+        False,
+        True,
+    ),
     # A window that never closes until the drain: only the repeated firing (and the final pane).
     "global-repeat-accumulating": (
         {"type": "global"},
         lambda runner: {"repeat": _prism_or_flink(runner, {"every_n": 5}, "1s"), "accumulation": "accumulating"},
-        False, False),
+        False,
+        False,
+    ),
 }
 
 
@@ -84,8 +97,11 @@ def _windows(window: dict, ms: int) -> list[tuple]:
     size = int(window["size"].rstrip("s")) * 1000
     period = int(window.get("period", window["size"]).rstrip("s")) * 1000
     last = ms - ms % period
-    return [(_iso(start), _iso(start + size)) for start in range(last - size + period, last + 1, period)
-            if start <= ms < start + size]
+    return [
+        (_iso(start), _iso(start + size))
+        for start in range(last - size + period, last + 1, period)
+        if start <= ms < start + size
+    ]
 
 
 class _Stamped:
@@ -135,25 +151,57 @@ def _run_case(runner: str, case: str, kafka_broker, fresh_topic, tmp_path, extra
     bootstrap, topic = kafka_broker.bootstrap_servers, fresh_topic(partitions=2, prefix="triggers")
     out, late_out, log = tmp_path / "rows.jsonl", tmp_path / "late.jsonl", tmp_path / "run.log"
     started = time.monotonic()
-    process = start_cli("run", "--config", CONFIGS[runner], "--duration", f"{_READ_S}s", *config_overrides(
-        source__bootstrap_servers=bootstrap, source__topics=[topic],
-        source__group_id=f"triggers-{uuid.uuid4().hex[:8]}", source__max_out_of_orderness="1s",
-        tokenize__tokenizer="whitespace", window=window, trigger=trigger_for(runner), count__by_key=by_key,
-        sink__type="jsonl", sink__path=str(out), late_records__type="jsonl", late_records__path=str(late_out),
-        **extra), log_path=log)
+    process = start_cli(
+        "run",
+        "--config",
+        CONFIGS[runner],
+        "--duration",
+        f"{_READ_S}s",
+        *config_overrides(
+            source__bootstrap_servers=bootstrap,
+            source__topics=[topic],
+            source__group_id=f"triggers-{uuid.uuid4().hex[:8]}",
+            source__max_out_of_orderness="1s",
+            tokenize__tokenizer="whitespace",
+            window=window,
+            trigger=trigger_for(runner),
+            count__by_key=by_key,
+            sink__type="jsonl",
+            sink__path=str(out),
+            late_records__type="jsonl",
+            late_records__path=str(late_out),
+            **extra,
+        ),
+        log_path=log,
+    )
     stamped = _Stamped()
     try:
         keys = [f"k{i % 3}" for i in range(max(_WARM_UP, _BATCH, _LATE))]
         produce_messages(bootstrap, topic, stamped.live([f"warm up w{i}" for i in range(_WARM_UP)], keys))
         _wait_for("pane of the warm-up", lambda: read_rows(out, "summary"), 240, process, log)
-        produce_messages(bootstrap, topic, stamped.live(
-            [f"alpha w{i % 5} beta{i % 2}" for i in range(_BATCH)], keys), rate=1 / _INTERVAL_S)
+        produce_messages(
+            bootstrap,
+            topic,
+            stamped.live([f"alpha w{i % 5} beta{i % 2}" for i in range(_BATCH)], keys),
+            rate=1 / _INTERVAL_S,
+        )
         if sends_late:
             first = stamped.sent[_WARM_UP].timestamp_ms
             targets = set(_windows(window, first))
-            _wait_for("ON_TIME pane of the first batch's first window", lambda: targets <= {
-                (r["window_start"], r["window_end"]) for r in read_rows(out, "summary")
-                if r["pane_timing"] == "ON_TIME"}, 60, process, log)
+            _wait_for(
+                "ON_TIME pane of the first batch's first window",
+                lambda: (
+                    targets
+                    <= {
+                        (r["window_start"], r["window_end"])
+                        for r in read_rows(out, "summary")
+                        if r["pane_timing"] == "ON_TIME"
+                    }
+                ),
+                60,
+                process,
+                log,
+            )
             produce_messages(bootstrap, topic, stamped.at([f"late alpha w{i % 2}" for i in range(_LATE)], keys, first))
         assert process.wait(timeout=240) == 0, log.read_text()[-3000:]
     finally:
@@ -236,7 +284,8 @@ KNOWN_FAULTS = {
         "Prism 2.77, accumulating with an early element-count firing: late messages that arrive after "
         "the window's ON_TIME pane fire panes labelled EARLY and ON_TIME again before the LATE one "
         "(measured: ON_TIME, EARLY, EARLY, ON_TIME, LATE); the counts are right, and the per-key panes "
-        "(fewer late messages than every_n) come out ON_TIME, LATE"),
+        "(fewer late messages than every_n) come out ON_TIME, LATE"
+    ),
 }
 
 _RUNNERS = [
@@ -257,8 +306,9 @@ def test_trigger_panes_keep_the_model_on_a_real_stream(runner, case, request, ka
         extra["options__checkpointing_interval"] = 120_000
     if runner == "flink-cluster":
         cluster = request.getfixturevalue("flink_cluster")
-        extra.update({"options__flink_master": cluster.flink_master,
-                      "options__environment_config": cluster.worker_pool_address})
+        extra.update(
+            {"options__flink_master": cluster.flink_master, "options__environment_config": cluster.worker_pool_address}
+        )
     rows, late_rows, sent, log, _ = _run_case(runner, case, kafka_broker, fresh_topic, tmp_path, extra)
     executing = "PrismRunner" if runner == "direct" else "FlinkRunner"
     assert f"executing on: {executing}" in log

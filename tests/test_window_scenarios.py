@@ -40,60 +40,99 @@ def _pane(start, timing, index, **counts):
 
 
 SCENARIOS = [
-    Scenario("fixed, default trigger: one on-time pane per window",
-             {"kind": "fixed", "size_s": 10}, {},
-             [("add", [("a b", 1), ("a", 9), ("c", 12)]), ("watermark", 30)],
-             {_pane(0, "ON_TIME", 0, a=2, b=1), _pane(10, "ON_TIME", 0, c=1)}),
-    Scenario("fixed, out of order within the watermark: still on time",
-             {"kind": "fixed", "size_s": 10}, {},
-             [("add", [("x", 8)]), ("watermark", 5), ("add", [("y", 2)]), ("watermark", 30)],
-             {_pane(0, "ON_TIME", 0, x=1, y=1)}),
-    Scenario("late record inside allowed lateness: a LATE pane, discarding",
-             {"kind": "fixed", "size_s": 10}, {"allowed_lateness_s": 10, "late": ("every_n", 1)},
-             [("add", [("a", 1)]), ("watermark", 12), ("add", [("b", 3)]), ("watermark", 40)],
-             {_pane(0, "ON_TIME", 0, a=1), _pane(0, "LATE", 1, b=1)}),
-    Scenario("late record inside allowed lateness: accumulating repeats the earlier data",
-             {"kind": "fixed", "size_s": 10}, {"allowed_lateness_s": 10, "late": ("every_n", 1), "accumulating": True},
-             [("add", [("a", 1)]), ("watermark", 12), ("add", [("b", 3)]), ("watermark", 40)],
-             {_pane(0, "ON_TIME", 0, a=1), _pane(0, "LATE", 1, a=1, b=1)}),
+    Scenario(
+        "fixed, default trigger: one on-time pane per window",
+        {"kind": "fixed", "size_s": 10},
+        {},
+        [("add", [("a b", 1), ("a", 9), ("c", 12)]), ("watermark", 30)],
+        {_pane(0, "ON_TIME", 0, a=2, b=1), _pane(10, "ON_TIME", 0, c=1)},
+    ),
+    Scenario(
+        "fixed, out of order within the watermark: still on time",
+        {"kind": "fixed", "size_s": 10},
+        {},
+        [("add", [("x", 8)]), ("watermark", 5), ("add", [("y", 2)]), ("watermark", 30)],
+        {_pane(0, "ON_TIME", 0, x=1, y=1)},
+    ),
+    Scenario(
+        "late record inside allowed lateness: a LATE pane, discarding",
+        {"kind": "fixed", "size_s": 10},
+        {"allowed_lateness_s": 10, "late": ("every_n", 1)},
+        [("add", [("a", 1)]), ("watermark", 12), ("add", [("b", 3)]), ("watermark", 40)],
+        {_pane(0, "ON_TIME", 0, a=1), _pane(0, "LATE", 1, b=1)},
+    ),
+    Scenario(
+        "late record inside allowed lateness: accumulating repeats the earlier data",
+        {"kind": "fixed", "size_s": 10},
+        {"allowed_lateness_s": 10, "late": ("every_n", 1), "accumulating": True},
+        [("add", [("a", 1)]), ("watermark", 12), ("add", [("b", 3)]), ("watermark", 40)],
+        {_pane(0, "ON_TIME", 0, a=1), _pane(0, "LATE", 1, a=1, b=1)},
+    ),
     # Beam Python drops a record when watermark > window end + allowed lateness
     # (trigger.py); Prism and Java use max_timestamp, so they drop one millisecond sooner.
-    Scenario("lateness boundary: a record that arrives when the watermark is exactly at window end + lateness counts",
-             {"kind": "fixed", "size_s": 10}, {"allowed_lateness_s": 5, "late": ("every_n", 1)},
-             [("add", [("a", 1)]), ("watermark", 15), ("add", [("b", 2)]), ("watermark", 40)],
-             {_pane(0, "ON_TIME", 0, a=1), _pane(0, "LATE", 1, b=1)}),
-    Scenario("lateness boundary: one millisecond past window end + lateness, the record is dropped",
-             {"kind": "fixed", "size_s": 10}, {"allowed_lateness_s": 5, "late": ("every_n", 1)},
-             [("add", [("a", 1)]), ("watermark", 15.001), ("add", [("b", 2)]), ("watermark", 40)],
-             {_pane(0, "ON_TIME", 0, a=1)}),
-    Scenario("zero allowed lateness: a record behind the watermark is dropped",
-             {"kind": "fixed", "size_s": 10}, {},
-             [("add", [("a", 1)]), ("watermark", 10.001), ("add", [("b", 2)]), ("watermark", 40)],
-             {_pane(0, "ON_TIME", 0, a=1)}),
-    Scenario("early firing after a processing-time delay, then on time (discarding)",
-             {"kind": "fixed", "size_s": 10}, {"early": 5},
-             [("add", [("a", 1)]), ("ptime", 6), ("add", [("b", 2)]), ("watermark", 30)],
-             {_pane(0, "EARLY", 0, a=1), _pane(0, "ON_TIME", 1, b=1)}),
-    Scenario("early firing every 2 elements, accumulating",
-             {"kind": "fixed", "size_s": 10}, {"early": ("every_n", 2), "accumulating": True},
-             [("add", [("a", 1), ("b", 2)]), ("watermark", 5), ("add", [("c", 3)]), ("watermark", 30)],
-             {_pane(0, "EARLY", 0, a=1, b=1), _pane(0, "ON_TIME", 1, a=1, b=1, c=1)}),
-    Scenario("idle processing time without elements fires nothing early",
-             {"kind": "fixed", "size_s": 10}, {"early": 5},
-             [("ptime", 20), ("add", [("a", 1)]), ("watermark", 30)],
-             {_pane(0, "ON_TIME", 0, a=1)}),
-    Scenario("sliding windows: a record counts in every window that covers it",
-             {"kind": "sliding", "size_s": 10, "period_s": 5}, {},
-             [("add", [("a", 7), ("b", 12)]), ("watermark", 40)],
-             {_pane(0, "ON_TIME", 0, a=1), _pane(5, "ON_TIME", 0, a=1, b=1), _pane(10, "ON_TIME", 0, b=1)}),
-    Scenario("session windows merge records closer than the gap",
-             {"kind": "session", "gap_s": 5}, {},
-             [("add", [("a", 1), ("b", 4), ("c", 20)]), ("watermark", 60)],
-             {_pane(1, "ON_TIME", 0, a=1, b=1), _pane(20, "ON_TIME", 0, c=1)}),
-    Scenario("global window with a repeated count trigger",
-             {"kind": "global"}, {"repeat": ("every_n", 2)},
-             [("add", [("a", 1), ("b", 2)]), ("watermark", 5), ("add", [("c", 3), ("d", 4)]), ("watermark", 9)],
-             {_pane(None, "EARLY", 0, a=1, b=1), _pane(None, "EARLY", 1, c=1, d=1)}),
+    Scenario(
+        "lateness boundary: a record that arrives when the watermark is exactly at window end + lateness counts",
+        {"kind": "fixed", "size_s": 10},
+        {"allowed_lateness_s": 5, "late": ("every_n", 1)},
+        [("add", [("a", 1)]), ("watermark", 15), ("add", [("b", 2)]), ("watermark", 40)],
+        {_pane(0, "ON_TIME", 0, a=1), _pane(0, "LATE", 1, b=1)},
+    ),
+    Scenario(
+        "lateness boundary: one millisecond past window end + lateness, the record is dropped",
+        {"kind": "fixed", "size_s": 10},
+        {"allowed_lateness_s": 5, "late": ("every_n", 1)},
+        [("add", [("a", 1)]), ("watermark", 15.001), ("add", [("b", 2)]), ("watermark", 40)],
+        {_pane(0, "ON_TIME", 0, a=1)},
+    ),
+    Scenario(
+        "zero allowed lateness: a record behind the watermark is dropped",
+        {"kind": "fixed", "size_s": 10},
+        {},
+        [("add", [("a", 1)]), ("watermark", 10.001), ("add", [("b", 2)]), ("watermark", 40)],
+        {_pane(0, "ON_TIME", 0, a=1)},
+    ),
+    Scenario(
+        "early firing after a processing-time delay, then on time (discarding)",
+        {"kind": "fixed", "size_s": 10},
+        {"early": 5},
+        [("add", [("a", 1)]), ("ptime", 6), ("add", [("b", 2)]), ("watermark", 30)],
+        {_pane(0, "EARLY", 0, a=1), _pane(0, "ON_TIME", 1, b=1)},
+    ),
+    Scenario(
+        "early firing every 2 elements, accumulating",
+        {"kind": "fixed", "size_s": 10},
+        {"early": ("every_n", 2), "accumulating": True},
+        [("add", [("a", 1), ("b", 2)]), ("watermark", 5), ("add", [("c", 3)]), ("watermark", 30)],
+        {_pane(0, "EARLY", 0, a=1, b=1), _pane(0, "ON_TIME", 1, a=1, b=1, c=1)},
+    ),
+    Scenario(
+        "idle processing time without elements fires nothing early",
+        {"kind": "fixed", "size_s": 10},
+        {"early": 5},
+        [("ptime", 20), ("add", [("a", 1)]), ("watermark", 30)],
+        {_pane(0, "ON_TIME", 0, a=1)},
+    ),
+    Scenario(
+        "sliding windows: a record counts in every window that covers it",
+        {"kind": "sliding", "size_s": 10, "period_s": 5},
+        {},
+        [("add", [("a", 7), ("b", 12)]), ("watermark", 40)],
+        {_pane(0, "ON_TIME", 0, a=1), _pane(5, "ON_TIME", 0, a=1, b=1), _pane(10, "ON_TIME", 0, b=1)},
+    ),
+    Scenario(
+        "session windows merge records closer than the gap",
+        {"kind": "session", "gap_s": 5},
+        {},
+        [("add", [("a", 1), ("b", 4), ("c", 20)]), ("watermark", 60)],
+        {_pane(1, "ON_TIME", 0, a=1, b=1), _pane(20, "ON_TIME", 0, c=1)},
+    ),
+    Scenario(
+        "global window with a repeated count trigger",
+        {"kind": "global"},
+        {"repeat": ("every_n", 2)},
+        [("add", [("a", 1), ("b", 2)]), ("watermark", 5), ("add", [("c", 3), ("d", 4)]), ("watermark", 9)],
+        {_pane(None, "EARLY", 0, a=1, b=1), _pane(None, "EARLY", 1, c=1, d=1)},
+    ),
 ]
 
 
@@ -101,8 +140,9 @@ def _stream(events) -> TestStream:
     stream = TestStream()
     for kind, value in events:
         if kind == "add":
-            stream.add_elements([TimestampedValue(TokenizedMessage(None, tuple(text.split())), T0 + ts)
-                                 for text, ts in value])
+            stream.add_elements(
+                [TimestampedValue(TokenizedMessage(None, tuple(text.split())), T0 + ts) for text, ts in value]
+            )
         elif kind == "watermark":
             stream.advance_watermark_to(T0 + value)
         else:
@@ -123,11 +163,13 @@ def test_scenario_produces_exactly_the_expected_panes(scenario: Scenario):
     options = PipelineOptions(runner="BundleBasedDirectRunner")
     options.view_as(StandardOptions).streaming = True
     with TestPipeline(options=options) as p:
-        rows = (p
-                | _stream(scenario.events)
-                | WindowTokens(**scenario.window, **scenario.trigger)
-                # A top row with room for every token is the whole pane.
-                | CountTokens(top_k=100, emit_counts=False)
-                | beam.Filter(lambda row: row["kind"] == "top")
-                | beam.Map(_observed))
+        rows = (
+            p
+            | _stream(scenario.events)
+            | WindowTokens(**scenario.window, **scenario.trigger)
+            # A top row with room for every token is the whole pane.
+            | CountTokens(top_k=100, emit_counts=False)
+            | beam.Filter(lambda row: row["kind"] == "top")
+            | beam.Map(_observed)
+        )
         assert_that(rows, equal_to(list(scenario.panes)), use_global_window=True)

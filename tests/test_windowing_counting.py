@@ -59,38 +59,67 @@ def test_fixed_windows_give_summary_top_and_count_rows():
     second = _pane("2023-11-14T22:14:00.000Z", "2023-11-14T22:15:00.000Z")  # T0 + 40 starts it
     with _batch() as p:
         rows = p | beam.Create(messages) | WindowTokens("fixed", size_s=60.0) | CountTokens(top_k=2)
-        assert_that(rows, equal_to([
-            _summary(first, 3, 6, 4), _top(first, [["a", 3], ["b", 1]]), *_counts(first, a=3, b=1, c=1, d=1),
-            _summary(second, 1, 2, 2), _top(second, [["b", 1], ["d", 1]]), *_counts(second, b=1, d=1),
-        ]))
+        assert_that(
+            rows,
+            equal_to(
+                [
+                    _summary(first, 3, 6, 4),
+                    _top(first, [["a", 3], ["b", 1]]),
+                    *_counts(first, a=3, b=1, c=1, d=1),
+                    _summary(second, 1, 2, 2),
+                    _top(second, [["b", 1], ["d", 1]]),
+                    *_counts(second, b=1, d=1),
+                ]
+            ),
+        )
 
 
 def test_sliding_windows_count_each_message_in_every_window_it_falls_in():
     messages = [_at(5, "a", "b", "a"), _at(30, "c", "a"), _at(65, "b")]
     w_30 = _pane("1969-12-31T23:59:30.000Z", "1970-01-01T00:00:30.000Z")
-    w0, w30 = _pane("1970-01-01T00:00:00.000Z", "1970-01-01T00:01:00.000Z"), _pane(
-        "1970-01-01T00:00:30.000Z", "1970-01-01T00:01:30.000Z")
+    w0, w30 = (
+        _pane("1970-01-01T00:00:00.000Z", "1970-01-01T00:01:00.000Z"),
+        _pane("1970-01-01T00:00:30.000Z", "1970-01-01T00:01:30.000Z"),
+    )
     w60 = _pane("1970-01-01T00:01:00.000Z", "1970-01-01T00:02:00.000Z")
     with _batch() as p:
-        rows = (p | beam.Create(messages) | WindowTokens("sliding", size_s=60.0, period_s=30.0)
-                | CountTokens(top_k=2, emit_counts=False))
-        assert_that(rows, equal_to([
-            _summary(w_30, 1, 3, 2), _top(w_30, [["a", 2], ["b", 1]]),
-            _summary(w0, 2, 5, 3), _top(w0, [["a", 3], ["b", 1]]),
-            _summary(w30, 2, 3, 3), _top(w30, [["a", 1], ["b", 1]]),
-            _summary(w60, 1, 1, 1), _top(w60, [["b", 1]]),
-        ]))
+        rows = (
+            p
+            | beam.Create(messages)
+            | WindowTokens("sliding", size_s=60.0, period_s=30.0)
+            | CountTokens(top_k=2, emit_counts=False)
+        )
+        assert_that(
+            rows,
+            equal_to(
+                [
+                    _summary(w_30, 1, 3, 2),
+                    _top(w_30, [["a", 2], ["b", 1]]),
+                    _summary(w0, 2, 5, 3),
+                    _top(w0, [["a", 3], ["b", 1]]),
+                    _summary(w30, 2, 3, 3),
+                    _top(w30, [["a", 1], ["b", 1]]),
+                    _summary(w60, 1, 1, 1),
+                    _top(w60, [["b", 1]]),
+                ]
+            ),
+        )
 
 
 def test_session_windows_merge_messages_closer_than_the_gap():
     messages = [_at(0, "a"), _at(5, "b"), _at(20, "b", "b"), _at(30, "c")]
     with _batch() as p:
         rows = p | beam.Create(messages) | WindowTokens("session", gap_s=10.0) | CountTokens(emit_counts=False)
-        assert_that(rows | beam.Filter(lambda row: row["kind"] == "top"), equal_to([
-            _top(_pane("1970-01-01T00:00:00.000Z", "1970-01-01T00:00:15.000Z"), [["a", 1], ["b", 1]]),
-            _top(_pane("1970-01-01T00:00:20.000Z", "1970-01-01T00:00:30.000Z"), [["b", 2]]),
-            _top(_pane("1970-01-01T00:00:30.000Z", "1970-01-01T00:00:40.000Z"), [["c", 1]]),
-        ]))
+        assert_that(
+            rows | beam.Filter(lambda row: row["kind"] == "top"),
+            equal_to(
+                [
+                    _top(_pane("1970-01-01T00:00:00.000Z", "1970-01-01T00:00:15.000Z"), [["a", 1], ["b", 1]]),
+                    _top(_pane("1970-01-01T00:00:20.000Z", "1970-01-01T00:00:30.000Z"), [["b", 2]]),
+                    _top(_pane("1970-01-01T00:00:30.000Z", "1970-01-01T00:00:40.000Z"), [["c", 1]]),
+                ]
+            ),
+        )
 
 
 def test_global_window_top_k_breaks_ties_by_token():
@@ -115,66 +144,103 @@ def test_merge_counts_fn_create_add_merge_extract():
 
 
 def test_late_data_fires_late_panes_until_allowed_lateness_passes():
-    stream = (test_stream.TestStream()
-              .add_elements([_at(1, "a", "b"), _at(3, "a"), _at(12, "z")])
-              .advance_watermark_to(10)
-              .add_elements([_at(4, "c")])  # late, within allowed lateness: a LATE pane of its own
-              .advance_watermark_to(40)
-              .add_elements([_at(5, "d")])  # past allowed lateness: dropped
-              .advance_watermark_to_infinity())
-    w0, w10 = _pane("1970-01-01T00:00:00.000Z", "1970-01-01T00:00:10.000Z"), _pane(
-        "1970-01-01T00:00:10.000Z", "1970-01-01T00:00:20.000Z")
+    stream = (
+        test_stream.TestStream()
+        .add_elements([_at(1, "a", "b"), _at(3, "a"), _at(12, "z")])
+        .advance_watermark_to(10)
+        .add_elements([_at(4, "c")])  # late, within allowed lateness: a LATE pane of its own
+        .advance_watermark_to(40)
+        .add_elements([_at(5, "d")])  # past allowed lateness: dropped
+        .advance_watermark_to_infinity()
+    )
+    w0, w10 = (
+        _pane("1970-01-01T00:00:00.000Z", "1970-01-01T00:00:10.000Z"),
+        _pane("1970-01-01T00:00:10.000Z", "1970-01-01T00:00:20.000Z"),
+    )
     with _streaming() as p:
-        rows = (p | stream | WindowTokens("fixed", size_s=10.0, late=("every_n", 1), allowed_lateness_s=20.0)
-                | CountTokens(top_k=2, emit_counts=False))
-        assert_that(rows | beam.Filter(lambda row: row["kind"] == "top"), equal_to([
-            _top(w0, [["a", 2], ["b", 1]]),
-            _top({**w0, "pane_timing": "LATE", "pane_index": 1}, [["c", 1]]),
-            _top(w10, [["z", 1]]),
-        ]))
+        rows = (
+            p
+            | stream
+            | WindowTokens("fixed", size_s=10.0, late=("every_n", 1), allowed_lateness_s=20.0)
+            | CountTokens(top_k=2, emit_counts=False)
+        )
+        assert_that(
+            rows | beam.Filter(lambda row: row["kind"] == "top"),
+            equal_to(
+                [
+                    _top(w0, [["a", 2], ["b", 1]]),
+                    _top({**w0, "pane_timing": "LATE", "pane_index": 1}, [["c", 1]]),
+                    _top(w10, [["z", 1]]),
+                ]
+            ),
+        )
 
 
 def test_early_firings_accumulate_into_the_on_time_pane():
-    stream = (test_stream.TestStream()
-              .advance_watermark_to(0)
-              .add_elements([_at(1, "a")])
-              .advance_processing_time(5)
-              .add_elements([_at(2, "b")])
-              .advance_processing_time(5)
-              .advance_watermark_to_infinity())
+    stream = (
+        test_stream.TestStream()
+        .advance_watermark_to(0)
+        .add_elements([_at(1, "a")])
+        .advance_processing_time(5)
+        .add_elements([_at(2, "b")])
+        .advance_processing_time(5)
+        .advance_watermark_to_infinity()
+    )
     w0 = _pane("1970-01-01T00:00:00.000Z", "1970-01-01T00:00:10.000Z")
     with _streaming() as p:
-        rows = (p | stream | WindowTokens("fixed", size_s=10.0, early=1.5, accumulating=True)
-                | CountTokens(top_k=3, emit_counts=False))
-        assert_that(rows | beam.Filter(lambda row: row["kind"] == "top"), equal_to([
-            _top({**w0, "pane_timing": "EARLY"}, [["a", 1]]),
-            _top({**w0, "pane_timing": "EARLY", "pane_index": 1}, [["a", 1], ["b", 1]]),
-            _top({**w0, "pane_index": 2, "pane_is_last": True}, [["a", 1], ["b", 1]]),
-        ]))
+        rows = (
+            p
+            | stream
+            | WindowTokens("fixed", size_s=10.0, early=1.5, accumulating=True)
+            | CountTokens(top_k=3, emit_counts=False)
+        )
+        assert_that(
+            rows | beam.Filter(lambda row: row["kind"] == "top"),
+            equal_to(
+                [
+                    _top({**w0, "pane_timing": "EARLY"}, [["a", 1]]),
+                    _top({**w0, "pane_timing": "EARLY", "pane_index": 1}, [["a", 1], ["b", 1]]),
+                    _top({**w0, "pane_index": 2, "pane_is_last": True}, [["a", 1], ["b", 1]]),
+                ]
+            ),
+        )
 
 
 def test_bad_parameters_fail_at_construction():
     with pytest.raises(ValueError, match="^top_k must be at least 1, got 0$"):
         CountTokens(top_k=0)
-    with pytest.raises(ValueError,
-                       match="^unknown window type 'tumbling'; choose one of fixed, sliding, session, global$"):
+    with pytest.raises(
+        ValueError, match="^unknown window type 'tumbling'; choose one of fixed, sliding, session, global$"
+    ):
         WindowTokens("tumbling")
 
 
 def test_counts_by_key_add_key_count_rows_per_message_key():
-    messages = [TimestampedValue(TokenizedMessage("k1", ("a", "b")), T0 + 1),
-                TimestampedValue(TokenizedMessage("k2", ("a",)), T0 + 2),
-                TimestampedValue(TokenizedMessage("k1", ("a",)), T0 + 3)]
+    messages = [
+        TimestampedValue(TokenizedMessage("k1", ("a", "b")), T0 + 1),
+        TimestampedValue(TokenizedMessage("k2", ("a",)), T0 + 2),
+        TimestampedValue(TokenizedMessage("k1", ("a",)), T0 + 3),
+    ]
     pane = _pane("2023-11-14T22:13:00.000Z", "2023-11-14T22:14:00.000Z")
     with _batch() as p:
-        rows = (p | beam.Create(messages) | WindowTokens("fixed", size_s=60.0)
-                | CountTokens(top_k=1, emit_counts=False, by_key=True))
-        assert_that(rows, equal_to([
-            _summary(pane, 3, 4, 2), _top(pane, [["a", 3]]),
-            {"kind": "key_count", **pane, "key": "k1", "token": "a", "count": 2},
-            {"kind": "key_count", **pane, "key": "k1", "token": "b", "count": 1},
-            {"kind": "key_count", **pane, "key": "k2", "token": "a", "count": 1},
-        ]))
+        rows = (
+            p
+            | beam.Create(messages)
+            | WindowTokens("fixed", size_s=60.0)
+            | CountTokens(top_k=1, emit_counts=False, by_key=True)
+        )
+        assert_that(
+            rows,
+            equal_to(
+                [
+                    _summary(pane, 3, 4, 2),
+                    _top(pane, [["a", 3]]),
+                    {"kind": "key_count", **pane, "key": "k1", "token": "a", "count": 2},
+                    {"kind": "key_count", **pane, "key": "k1", "token": "b", "count": 1},
+                    {"kind": "key_count", **pane, "key": "k2", "token": "a", "count": 1},
+                ]
+            ),
+        )
 
 
 @given(st.dictionaries(st.text(max_size=4), st.integers(min_value=1, max_value=6), max_size=50))

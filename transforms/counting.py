@@ -34,7 +34,16 @@ from transforms.event_time import iso_utc
 from transforms.kafka.ledger import OffsetCredit, add_offset, merge_ranges
 from transforms.text.tokenize import TokenizedMessage
 
-__all__ = ["CountSpec", "CountTokens", "WindowCounts", "MergeCountsFn", "by_count", "top_tokens", "pane_fields", "PANES"]
+__all__ = [
+    "CountSpec",
+    "CountTokens",
+    "WindowCounts",
+    "MergeCountsFn",
+    "by_count",
+    "top_tokens",
+    "pane_fields",
+    "PANES",
+]
 
 # Counters (namespace, name), for whoever reads the job's metrics.
 PANES = ("CountTokens", "panes")
@@ -153,14 +162,18 @@ class _PaneRowsFn(beam.DoFn):
         self._copies = copies
         self._panes = Metrics.counter(*PANES)
 
-    def process(self, keyed_counts, window=beam.DoFn.WindowParam,
-                pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
+    def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
         self._panes.inc()
         _, pane_counts = keyed_counts
         fields = pane_fields(window, pane)
         counts = pane_counts.counts
-        yield {"kind": "summary", **fields, "messages": pane_counts.messages,
-               "tokens": sum(counts.values()), "distinct_tokens": len(counts)}
+        yield {
+            "kind": "summary",
+            **fields,
+            "messages": pane_counts.messages,
+            "tokens": sum(counts.values()),
+            "distinct_tokens": len(counts),
+        }
         yield {"kind": "top", **fields, "top": top_tokens(counts, self._top_k)}
         if self._emit_counts:
             for token, n in by_count(counts):
@@ -211,8 +224,16 @@ class CountTokens(beam.PTransform):
     Takes a CountSpec, or its fields: CountTokens(top_k=3).
     """
 
-    def __init__(self, spec: Optional[CountSpec] = None, emit_counts: bool = True, by_key: bool = False,
-                 offset_credits: bool = False, label: Optional[str] = None, *, top_k: int = 10):
+    def __init__(
+        self,
+        spec: Optional[CountSpec] = None,
+        emit_counts: bool = True,
+        by_key: bool = False,
+        offset_credits: bool = False,
+        label: Optional[str] = None,
+        *,
+        top_k: int = 10,
+    ):
         super().__init__(label)
         if isinstance(spec, int):  # CountTokens(5): the top_k, as it was always given first
             spec, top_k = None, spec

@@ -70,7 +70,8 @@ class _DecodeFn(beam.DoFn):
             field.encode("utf-8")  # json.loads accepts a lone "\ud800" escape; no Beam coder can carry it
         except UnicodeEncodeError as e:
             raise ValueError(
-                f"JSON field {self._text_field!r} has an unpaired surrogate at character {e.start}") from None
+                f"JSON field {self._text_field!r} has an unpaired surrogate at character {e.start}"
+            ) from None
         return field
 
 

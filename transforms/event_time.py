@@ -25,8 +25,9 @@ LATEST_US = int(datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_00
 
 def iso_utc(micros: int) -> str:
     """ISO-8601 in UTC with milliseconds and a Z, as every output row writes times."""
-    return datetime.fromtimestamp(micros / 1e6, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return (
+        datetime.fromtimestamp(micros / 1e6, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def event_time_error(micros: int, now_us: int, max_future_skew_us: int) -> Optional[str]:
@@ -34,8 +35,10 @@ def event_time_error(micros: int, now_us: int, max_future_skew_us: int) -> Optio
     if not EARLIEST_US <= micros < LATEST_US:
         return "event time out of range: outside the years 1000 to 9000"
     if micros > now_us + max_future_skew_us:
-        return (f"event time {iso_utc(micros)} is {(micros - now_us) / 1e6:,.0f}s ahead of the wall clock "
-                f"(source.max_future_skew {max_future_skew_us / 1e6:g}s)")
+        return (
+            f"event time {iso_utc(micros)} is {(micros - now_us) / 1e6:,.0f}s ahead of the wall clock "
+            f"(source.max_future_skew {max_future_skew_us / 1e6:g}s)"
+        )
     return None
 
 

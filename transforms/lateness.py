@@ -51,14 +51,22 @@ class _SplitLateFn(beam.DoFn):
             yield message
             return
         self._late.inc()
-        yield beam.pvalue.TaggedOutput(LATE, {
-            "kind": "late_record",
-            "reason": (f"window ending {iso_utc(end_us)} closed: the watermark was {iso_utc(watermark_us)}, "
-                       f"past its end plus {self._lateness_us / 1e6:g}s allowed lateness"),
-            "topic": message.topic, "partition": message.partition, "offset": message.offset,
-            "event_time": iso_utc(timestamp.micros), "key": message.key,
-            "value_b64": base64.b64encode(message.text.encode("utf-8")).decode("ascii"),
-        })
+        yield beam.pvalue.TaggedOutput(
+            LATE,
+            {
+                "kind": "late_record",
+                "reason": (
+                    f"window ending {iso_utc(end_us)} closed: the watermark was {iso_utc(watermark_us)}, "
+                    f"past its end plus {self._lateness_us / 1e6:g}s allowed lateness"
+                ),
+                "topic": message.topic,
+                "partition": message.partition,
+                "offset": message.offset,
+                "event_time": iso_utc(timestamp.micros),
+                "key": message.key,
+                "value_b64": base64.b64encode(message.text.encode("utf-8")).decode("ascii"),
+            },
+        )
 
 
 class SplitLateMessages(beam.PTransform):

@@ -68,17 +68,18 @@ class _WrittenCredits:
             return True
         if element.get("kind") in _RECORD_ROWS:
             offset = element["offset"]
-            self._records.setdefault((element["topic"], element["partition"], window), []).append(
-                (offset, offset + 1))
+            self._records.setdefault((element["topic"], element["partition"], window), []).append((offset, offset + 1))
             self._timestamps[window] = max(timestamp, self._timestamps.get(window, MIN_TIMESTAMP))
         return False
 
     def emit(self) -> list:
         """WindowedValues of the bundle's credits; clears them."""
         credits = self._passed + [
-            WindowedValue(OffsetCredit(topic, partition, tuple(merge_ranges(ranges))), self._timestamps[window],
-                          (window,))
-            for (topic, partition, window), ranges in self._records.items()]
+            WindowedValue(
+                OffsetCredit(topic, partition, tuple(merge_ranges(ranges))), self._timestamps[window], (window,)
+            )
+            for (topic, partition, window), ranges in self._records.items()
+        ]
         self._passed, self._records, self._timestamps = [], {}, {}
         return credits
 
@@ -131,7 +132,7 @@ class _AppendJsonLinesFn(_SinkFn):
             fcntl.flock(fd, fcntl.LOCK_EX)
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)  # written means on disk: the offsets of these rows may be committed next
         finally:
             os.close(fd)  # closing releases the lock
@@ -156,7 +157,8 @@ def format_pane_table(row: dict) -> Optional[str]:
     if kind == "summary":
         return escape_controls(
             f"{row['window_start'] or 'global'}  {row['pane_timing']} pane {row['pane_index']}: "
-            f"{row['messages']} messages, {row['tokens']} tokens, {row['distinct_tokens']} distinct")
+            f"{row['messages']} messages, {row['tokens']} tokens, {row['distinct_tokens']} distinct"
+        )
     if kind in ("dead_letter", "late_record"):
         return escape_controls(f"{kind}: {row['topic']}-{row['partition']}@{row['offset']}: {row['reason']}")
     return None
@@ -248,9 +250,16 @@ class WriteRows(beam.PTransform):
     they cover; the output is the credits of what has been written.
     """
 
-    def __init__(self, spec, *, path: Optional[str] = None, topic: Optional[str] = None,
-                 producer_config: Optional[Mapping[str, object]] = None, run_id: Optional[str] = None,
-                 label: Optional[str] = None):
+    def __init__(
+        self,
+        spec,
+        *,
+        path: Optional[str] = None,
+        topic: Optional[str] = None,
+        producer_config: Optional[Mapping[str, object]] = None,
+        run_id: Optional[str] = None,
+        label: Optional[str] = None,
+    ):
         super().__init__(label)
         if not isinstance(spec, SinkSpec):
             spec = SinkSpec(spec, path, topic, dict(producer_config or {}), run_id)

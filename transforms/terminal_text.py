@@ -46,4 +46,5 @@ def escape_controls(text: object, keep_lines: bool = False) -> str:
     kept = "\t\n" if keep_lines else ""
     return "".join(
         char if char.isprintable() or char in kept or unicodedata.category(char) == "Zs" else _escape(char)
-        for char in text)
+        for char in text
+    )

@@ -149,6 +149,9 @@ class WindowTokens(beam.PTransform):
             window_fn,
             trigger=self._spec.trigger(),
             allowed_lateness=self._spec.allowed_lateness_s,
-            accumulation_mode=(triggers.AccumulationMode.ACCUMULATING if self._spec.accumulating
-                               else triggers.AccumulationMode.DISCARDING),
+            accumulation_mode=(
+                triggers.AccumulationMode.ACCUMULATING
+                if self._spec.accumulating
+                else triggers.AccumulationMode.DISCARDING
+            ),
         )

@@ -37,8 +37,9 @@ class KafkaWatch:
         self._config = config
         source = config.source
         # log_level 0: a broker that goes away would log every reconnect over the screen.
-        self._consumer = Consumer({**consumer_settings(source.bootstrap_servers, source.group_id,
-                                                       source.consumer_config), "log_level": 0})
+        self._consumer = Consumer(
+            {**consumer_settings(source.bootstrap_servers, source.group_id, source.consumer_config), "log_level": 0}
+        )
 
     def close(self) -> None:
         self._consumer.close()
@@ -66,8 +67,10 @@ class KafkaWatch:
         elif source.start == "committed":
             committed = self._consumer.committed(partitions, timeout=_TIMEOUT_S)
             to_latest = source.consumer_config.get("auto.offset.reset") in ("latest", "largest", "end")
-            starts = [tp.offset if tp.offset != OFFSET_INVALID else (high if to_latest else low)
-                      for tp, (low, high) in zip(committed, bounds)]
+            starts = [
+                tp.offset if tp.offset != OFFSET_INVALID else (high if to_latest else low)
+                for tp, (low, high) in zip(committed, bounds)
+            ]
         else:
             wanted = [TopicPartition(tp.topic, tp.partition, source.start_timestamp_ms) for tp in partitions]
             found = self._consumer.offsets_for_times(wanted, timeout=_TIMEOUT_S)
@@ -87,8 +90,10 @@ class KafkaWatch:
         if not partitions:
             return []
         committed = {(tp.topic, tp.partition): tp.offset for tp in self._committed(partitions)}
-        return [PartitionLag(tp.topic, tp.partition, _offset(committed.get((tp.topic, tp.partition))), high, low)
-                for tp, (low, high) in zip(partitions, self._bounds(partitions))]
+        return [
+            PartitionLag(tp.topic, tp.partition, _offset(committed.get((tp.topic, tp.partition))), high, low)
+            for tp, (low, high) in zip(partitions, self._bounds(partitions))
+        ]
 
     def _committed(self, partitions) -> list[TopicPartition]:
         if not self._config.source.group_id:

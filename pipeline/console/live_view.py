@@ -67,8 +67,9 @@ def sparkline(values: list[Optional[int]]) -> str:
         return " " * len(values)
     low, high = min(present), max(present)
     top = len(_BARS) - 1
-    return "".join(" " if not v else _BARS[top // 2 if high == low else round((v - low) * top / (high - low))]
-                   for v in values)
+    return "".join(
+        " " if not v else _BARS[top // 2 if high == low else round((v - low) * top / (high - low))] for v in values
+    )
 
 
 class RowsTail:
@@ -144,7 +145,8 @@ class LiveState:
                 elif kind == "dead_letter":
                     self.dead_letters += 1
                     self.last_dead_letters.append(
-                        f"{row.get('topic')}-{row.get('partition')}@{row.get('offset')}: {row.get('reason')}")
+                        f"{row.get('topic')}-{row.get('partition')}@{row.get('offset')}: {row.get('reason')}"
+                    )
                 elif kind == "late_record":
                     self.late_records += 1
             except (KeyError, TypeError, ValueError):
@@ -178,8 +180,7 @@ class LiveState:
         else:
             window.messages += row["messages"]
             window.tokens += row["tokens"]
-        window.distinct = row["distinct_tokens"] if self._accumulating else max(window.distinct,
-                                                                                 row["distinct_tokens"])
+        window.distinct = row["distinct_tokens"] if self._accumulating else max(window.distinct, row["distinct_tokens"])
         window.timing, window.pane_index = timing, row["pane_index"]
         window.closed = window.closed or timing in ("ON_TIME", "LATE") or bool(row.get("pane_is_last"))
 
@@ -277,9 +278,11 @@ def render(snap: Snapshot):
     parts = []
     head = Text()
     head.append("beam-token-counts live", style="bold")
-    head.append(f"  {printable(','.join(source.topics), 60)} on {printable(source.bootstrap_servers, 60)}"
-                f"  group {printable(source.group_id or '-', 40)}  {config.runner}  "
-                f"{snap.finished or 'running'} {_span(snap.elapsed_s)}")
+    head.append(
+        f"  {printable(','.join(source.topics), 60)} on {printable(source.bootstrap_servers, 60)}"
+        f"  group {printable(source.group_id or '-', 40)}  {config.runner}  "
+        f"{snap.finished or 'running'} {_span(snap.elapsed_s)}"
+    )
     parts.append(head)
 
     wall = snap.now
@@ -303,8 +306,12 @@ def render(snap: Snapshot):
     for note in snap.notes:
         parts.append(Text(note, style="dim"))
     parts.append(Text(""))
-    parts.append(Text(f"consumer lag, group {printable(source.group_id or '-', 40)} (committed behind the "
-                      "written output)", style="bold"))
+    parts.append(
+        Text(
+            f"consumer lag, group {printable(source.group_id or '-', 40)} (committed behind the written output)",
+            style="bold",
+        )
+    )
     if snap.lags:
         lag_table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
         for name in ("topic", "partition", "committed", "end", "lag"):
@@ -314,13 +321,22 @@ def render(snap: Snapshot):
             worst = sorted(shown_lags, key=lambda lag: -(lag.lag or 0))[:_LAG_SHOWN]
             shown_lags = [lag for lag in snap.lags if lag in worst]
         for lag in shown_lags:
-            lag_table.add_row(Text(printable(lag.topic, 40)), str(lag.partition),
-                              "-" if lag.committed is None else f"{lag.committed:,}", f"{lag.end:,}",
-                              "-" if lag.lag is None else f"{lag.lag:,}")
+            lag_table.add_row(
+                Text(printable(lag.topic, 40)),
+                str(lag.partition),
+                "-" if lag.committed is None else f"{lag.committed:,}",
+                f"{lag.end:,}",
+                "-" if lag.lag is None else f"{lag.lag:,}",
+            )
         known = [lag.lag for lag in snap.lags if lag.lag is not None]
         hidden = len(snap.lags) - len(shown_lags)
-        lag_table.add_row(f"total{f' ({hidden} more)' if hidden else ''}", "", "",
-                          f"{sum(lag.end for lag in snap.lags):,}", f"{sum(known):,}")
+        lag_table.add_row(
+            f"total{f' ({hidden} more)' if hidden else ''}",
+            "",
+            "",
+            f"{sum(lag.end for lag in snap.lags):,}",
+            f"{sum(known):,}",
+        )
         parts.append(lag_table)
     else:
         parts.append(Text(snap.lag_error or "asking Kafka...", style="dim"))
@@ -332,8 +348,10 @@ def render(snap: Snapshot):
         history = closed[-_KEPT_WINDOWS:]
         title = Text()
         title.append(f"latest closed window {_window_text(latest, today)}", style="bold")
-        title.append(f"  {latest.timing} pane {latest.pane_index}: {latest.messages:,} messages, "
-                     f"{latest.tokens:,} tokens, {latest.distinct:,} distinct")
+        title.append(
+            f"  {latest.timing} pane {latest.pane_index}: {latest.messages:,} messages, "
+            f"{latest.tokens:,} tokens, {latest.distinct:,} distinct"
+        )
         parts.append(title)
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
         table.add_column("token", no_wrap=True, max_width=_TOKEN_WIDTH)
@@ -345,8 +363,17 @@ def render(snap: Snapshot):
         parts.append(table)
         recent = Table(title=None, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
         shown = list(reversed(closed[-_RECENT_SHOWN:]))
-        cells = [(_window_text(w, today), f"{w.timing} {w.pane_index}", f"{w.messages:,}", f"{w.tokens:,}",
-                  f"{w.distinct:,}", ", ".join(printable(token, 12) for token, _ in _top_of(w, 3))) for w in shown]
+        cells = [
+            (
+                _window_text(w, today),
+                f"{w.timing} {w.pane_index}",
+                f"{w.messages:,}",
+                f"{w.tokens:,}",
+                f"{w.distinct:,}",
+                ", ".join(printable(token, 12) for token, _ in _top_of(w, 3)),
+            )
+            for w in shown
+        ]
         names = ("window", "pane", "messages", "tokens", "distinct", "top")
         for i, name in enumerate(names):
             if name == "top":  # the one column that gives way on a narrow terminal
@@ -372,15 +399,20 @@ def _counters_line(snap: Snapshot):
     line = Text("counters  ")
     if counters and READ[0] in counters:
         read = total(counters, READ)
-        items = [("read", f"{read:,}" + (f" of {max(snap.read_total, read):,}" if snap.read_total is not None
-                                          else "")),
-                 ("dead letters", f"{max(total(counters, DEAD_LETTERS), state.dead_letters):,}"),
-                 ("late", f"{max(total(counters, LATE), state.late_records):,}"),
-                 ("panes", f"{max(total(counters, PANES), state.panes):,}")]
+        items = [
+            ("read", f"{read:,}" + (f" of {max(snap.read_total, read):,}" if snap.read_total is not None else "")),
+            ("dead letters", f"{max(total(counters, DEAD_LETTERS), state.dead_letters):,}"),
+            ("late", f"{max(total(counters, LATE), state.late_records):,}"),
+            ("panes", f"{max(total(counters, PANES), state.panes):,}"),
+        ]
         origin = "Beam counters"
     else:
-        items = [("read", "?"), ("dead letters", f"{state.dead_letters:,}"), ("late", f"{state.late_records:,}"),
-                 ("panes", f"{state.panes:,}")]
+        items = [
+            ("read", "?"),
+            ("dead letters", f"{state.dead_letters:,}"),
+            ("late", f"{state.late_records:,}"),
+            ("panes", f"{state.panes:,}"),
+        ]
         origin = "from the rows: this runner gives no counters while it runs"
     for i, (name, value) in enumerate(items):
         if i:
@@ -518,6 +550,15 @@ class LiveView:
                 self._lag_error = f"Kafka does not answer: {printable(str(e), 120)}"
 
     def _snapshot(self, finished: str = "") -> Snapshot:
-        return Snapshot(self._config, self._state, time.monotonic() - self._started, datetime.now(timezone.utc),
-                        counters=self._counters, lags=self._lags, lag_error=self._lag_error,
-                        read_total=self._read_total, notes=tuple(self._redirect.notes), finished=finished)
+        return Snapshot(
+            self._config,
+            self._state,
+            time.monotonic() - self._started,
+            datetime.now(timezone.utc),
+            counters=self._counters,
+            lags=self._lags,
+            lag_error=self._lag_error,
+            read_total=self._read_total,
+            notes=tuple(self._redirect.notes),
+            finished=finished,
+        )

@@ -66,8 +66,16 @@ def _span(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def format_progress(done: Optional[int], total_records: Optional[int], elapsed_s: float, rate: Optional[float],
-                    *, verb: str = "read", final: bool = False, note: str = "") -> str:
+def format_progress(
+    done: Optional[int],
+    total_records: Optional[int],
+    elapsed_s: float,
+    rate: Optional[float],
+    *,
+    verb: str = "read",
+    final: bool = False,
+    note: str = "",
+) -> str:
     """One progress line (no prefix): `read 3,000 of 5,000 records (60%), 1,020 records/s, about 2s left, 4s`."""
     if done is None and final and total_records == 0:
         return f"nothing to read (the topics had no records past the start), {_span(elapsed_s)}"
@@ -233,5 +241,4 @@ class ProgressReporter:
         done, verb, note = self._last
         elapsed = time.monotonic() - self._started
         plan_total = self._plan.total if self._plan is not None else None
-        return format_progress(done, plan_total, elapsed, self._rate_now, verb=verb,
-                               final=final, note=note)
+        return format_progress(done, plan_total, elapsed, self._rate_now, verb=verb, final=final, note=note)

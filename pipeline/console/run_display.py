@@ -87,5 +87,7 @@ class RunDisplay:
             else:
                 display.stop()
         except Exception as e:  # the display never fails the run
-            print(f"warning: the {'live view' if display is self._view else 'progress line'} stopped: {e}",
-                  file=sys.stderr)
+            print(
+                f"warning: the {'live view' if display is self._view else 'progress line'} stopped: {e}",
+                file=sys.stderr,
+            )

@@ -25,7 +25,7 @@ def printable(text: str, limit: Optional[int] = None) -> str:
     cut to `limit` characters with an ellipsis; plain text for rich.text.Text, which reads no markup."""
     text = escape_controls(text)
     if limit is not None and len(text) > limit:
-        text = text[:limit - 1] + "\u2026"
+        text = text[: limit - 1] + "\u2026"
     return text
 
 
@@ -47,8 +47,9 @@ def same_terminal(a, b) -> bool:
 
 
 def _stream_handlers():
-    loggers = [logging.getLogger()] + [logger for logger in logging.Logger.manager.loggerDict.values()
-                                       if isinstance(logger, logging.Logger)]
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
     for logger in loggers:
         for handler in logger.handlers:
             if type(handler) is logging.StreamHandler:
@@ -71,10 +72,15 @@ class LiveRegion:
         other = sys.stderr if self._stream is sys.stdout else sys.stdout
         shared = same_terminal(self._stream, other)
         originals = {"stdout": sys.stdout, "stderr": sys.stderr}
-        self._live = Live(renderable, console=console, auto_refresh=False, transient=False,
-                          vertical_overflow="crop",
-                          redirect_stdout=self._stream is sys.stdout or shared,
-                          redirect_stderr=self._stream is sys.stderr or shared)
+        self._live = Live(
+            renderable,
+            console=console,
+            auto_refresh=False,
+            transient=False,
+            vertical_overflow="crop",
+            redirect_stdout=self._stream is sys.stdout or shared,
+            redirect_stderr=self._stream is sys.stderr or shared,
+        )
         self._live.start(refresh=True)
         # rich hides the cursor while it draws; a run ended by a signal (os._exit) would leave it hidden.
         console.show_cursor(True)

@@ -30,18 +30,46 @@ def run_demo(duration_s: float = 45.0, rate: float = 20.0, kafka_port: int = 909
     bootstrap = f"127.0.0.1:{kafka_port}"
     print(f"== streaming sample text into {topic} at {rate:g} messages/s (event time = now)", flush=True)
     producer = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "produce", "--bootstrap-servers", bootstrap, "--topic", topic,
-         "--forever", "--rate", str(rate), "--keys", "4"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "produce",
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic",
+            topic,
+            "--forever",
+            "--rate",
+            str(rate),
+            "--keys",
+            "4",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        print(f"== running the pipeline on DirectRunner for {duration_s:g}s; windows show as they close",
-              flush=True)
+        print(f"== running the pipeline on DirectRunner for {duration_s:g}s; windows show as they close", flush=True)
         return subprocess.call(
             # --live: one screen redrawn in place on a terminal; the plain panes when stdout is not one.
-            [sys.executable, "-m", "pipeline", "run", "--config", str(_CONFIG), "--live",
-             "--duration", f"{duration_s}s",
-             "--set", f"source.bootstrap_servers={bootstrap}", "--set", f"source.topics=[{topic}]",
-             "--set", f"source.group_id={topic}"])
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "run",
+                "--config",
+                str(_CONFIG),
+                "--live",
+                "--duration",
+                f"{duration_s}s",
+                "--set",
+                f"source.bootstrap_servers={bootstrap}",
+                "--set",
+                f"source.topics=[{topic}]",
+                "--set",
+                f"source.group_id={topic}",
+            ]
+        )
     finally:
         producer.terminate()
         producer.wait(timeout=30)

@@ -57,7 +57,7 @@ def _entries(pointer) -> tuple:
 
     if isinstance(pointer, ZipFilePathPointer):
         prefix = pointer.entry.rstrip("/") + "/"
-        names = {n[len(prefix):].split("/", 1)[0] for n in pointer.zipfile.namelist() if n.startswith(prefix)}
+        names = {n[len(prefix) :].split("/", 1)[0] for n in pointer.zipfile.namelist() if n.startswith(prefix)}
     else:
         names = set(os.listdir(pointer.path))
     return tuple(sorted(n for n in names if n and not n.startswith(".") and not n.startswith("README")))
@@ -91,8 +91,10 @@ def resource_status() -> list[ResourceStatus]:
 def _status() -> int:
     import nltk
 
-    print(f"NLTK {nltk.__version__} looks for data in these directories, in order "
-          "(nltk.data.path; NLTK_DATA puts its directories first):")
+    print(
+        f"NLTK {nltk.__version__} looks for data in these directories, in order "
+        "(nltk.data.path; NLTK_DATA puts its directories first):"
+    )
     for directory, exists, from_env in search_path():
         print(f"  {directory}  [{'present' if exists else 'absent'}{', from NLTK_DATA' if from_env else ''}]")
     missing = []
@@ -107,8 +109,10 @@ def _status() -> int:
             print(f"  note: {note}")
     if missing:
         names = " ".join(missing)
-        print(f"to install: python -m pipeline nltk-data download {names} "
-              "(needs internet; elsewhere copy an nltk_data directory and set NLTK_DATA)")
+        print(
+            f"to install: python -m pipeline nltk-data download {names} "
+            "(needs internet; elsewhere copy an nltk_data directory and set NLTK_DATA)"
+        )
     return 0
 
 
@@ -123,15 +127,19 @@ def _download(names: list, directory: Optional[str], server_index_url: Optional[
             with warnings.catch_warnings():
                 # NLTK warns about a download directory under a shared one such as /tmp; status shows it.
                 warnings.simplefilter("ignore")
-                done = downloader.download(name, download_dir=target, quiet=True, raise_on_error=True,
-                                           print_error_to=errors)
+                done = downloader.download(
+                    name, download_dir=target, quiet=True, raise_on_error=True, print_error_to=errors
+                )
             reason = "" if done else errors.getvalue()
         except Exception as e:  # the downloader raises ValueError, OSError, URLError ...
             reason = str(e) or type(e).__name__
         if reason:
             reason = " ".join(reason.replace("[nltk_data]", " ").split())
-            print(f"error: cannot download NLTK resource {name} into {target}: {reason} "
-                  "(without internet: copy an nltk_data directory that has it and set NLTK_DATA)", file=sys.stderr)
+            print(
+                f"error: cannot download NLTK resource {name} into {target}: {reason} "
+                "(without internet: copy an nltk_data directory that has it and set NLTK_DATA)",
+                file=sys.stderr,
+            )
             return 1
         print(f"{name}: installed in {target}")
     return 0
@@ -144,8 +152,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     download = actions.add_parser("download", help="install NLTK resources with NLTK's downloader (needs internet)")
     download.add_argument("names", nargs="+", metavar="NAME", help="punkt_tab, stopwords, wordnet, ...")
     download.add_argument("--dir", help="the nltk_data directory to install into (default: NLTK's own choice)")
-    download.add_argument("--server-index-url", default=os.environ.get("NLTK_DOWNLOAD_URL"),
-                          help="the downloader's index (default: $NLTK_DOWNLOAD_URL or NLTK's)")
+    download.add_argument(
+        "--server-index-url",
+        default=os.environ.get("NLTK_DOWNLOAD_URL"),
+        help="the downloader's index (default: $NLTK_DOWNLOAD_URL or NLTK's)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

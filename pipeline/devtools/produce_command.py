@@ -103,8 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a confluent-kafka client setting, repeatable; '${VAR}' in a value reads "
-        "the environment variable VAR",
+        help="a confluent-kafka client setting, repeatable; '${VAR}' in a value reads the environment variable VAR",
     )
     kafka.add_argument(
         "--connect-timeout",
@@ -329,16 +328,12 @@ def _stamps(
     return spread_stamp
 
 
-def _messages(
-    records: Iterator[bytes], keys: int | None, stamps: Callable[[int], int | None]
-) -> Iterator[Message]:
+def _messages(records: Iterator[bytes], keys: int | None, stamps: Callable[[int], int | None]) -> Iterator[Message]:
     for i, value in enumerate(records):
         yield Message(value, f"key-{i % keys}" if keys else None, stamps(i))
 
 
-def _cycle(
-    one_pass: Callable[[], Iterator[bytes]], *, limit: int | None, repeat: bool, what: str
-) -> Iterator[bytes]:
+def _cycle(one_pass: Callable[[], Iterator[bytes]], *, limit: int | None, repeat: bool, what: str) -> Iterator[bytes]:
     """Yields the source's records, pass after pass if `repeat`, at most `limit`."""
     sent = 0
     while True:
@@ -453,9 +448,7 @@ def _iso_ms(text: str) -> int:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid ISO-8601 time {text!r}, e.g. 2025-01-01T12:00:00Z"
-        ) from None
+        raise argparse.ArgumentTypeError(f"invalid ISO-8601 time {text!r}, e.g. 2025-01-01T12:00:00Z") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (moment - _EPOCH) // timedelta(milliseconds=1)
@@ -463,9 +456,7 @@ def _iso_ms(text: str) -> int:
 
 def _topic_name(text: str) -> str:
     if not _TOPIC_NAME.fullmatch(text) or text in (".", ".."):
-        raise argparse.ArgumentTypeError(
-            f"invalid topic name {text!r}: use letters, digits, '.', '_' and '-'"
-        )
+        raise argparse.ArgumentTypeError(f"invalid topic name {text!r}: use letters, digits, '.', '_' and '-'")
     return text
 
 

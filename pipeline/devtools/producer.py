@@ -227,9 +227,7 @@ def ensure_topic(
     except KafkaException as exc:
         admin.poll(0)  # serves error_cb, whose reason ("Connection refused") is the useful one
         reason = _describe(errors[-1] if errors else exc.args[0])
-        raise ProducerError(
-            f"cannot reach Kafka at {bootstrap_servers} within {timeout_s:g}s: {reason}"
-        ) from None
+        raise ProducerError(f"cannot reach Kafka at {bootstrap_servers} within {timeout_s:g}s: {reason}") from None
     existing = metadata.topics.get(topic)
     if existing is not None and existing.error is None:
         return False, len(existing.partitions)
@@ -255,8 +253,12 @@ def _wait_for_leaders(admin: AdminClient, topic: str, partitions: int, timeout_s
             found = admin.list_topics(topic=topic, timeout=5).topics.get(topic)
         except KafkaException:
             found = None
-        if (found is not None and found.error is None and len(found.partitions) == partitions
-                and all(p.leader >= 0 for p in found.partitions.values())):
+        if (
+            found is not None
+            and found.error is None
+            and len(found.partitions) == partitions
+            and all(p.leader >= 0 for p in found.partitions.values())
+        ):
             return
         time.sleep(0.25)
     raise ProducerError(f"topic {topic!r} has no leader for every partition after {timeout_s:g}s")
@@ -380,9 +382,7 @@ class _Reporter:
     def report(self, done: bool) -> None:
         if self._progress is not None:
             d = self._deliveries
-            self._progress(
-                ProduceProgress(d.sent, d.delivered, d.failed, time.monotonic() - self._start, done)
-            )
+            self._progress(ProduceProgress(d.sent, d.delivered, d.failed, time.monotonic() - self._start, done))
 
 
 def _send(
@@ -435,9 +435,7 @@ def _produce(producer: Producer, topic: str, message: Message) -> None:
     if timestamp_ms is not None:
         # confluent-kafka reads a timestamp of 0 as "now", so 0 cannot mean 1970.
         if not isinstance(timestamp_ms, int) or timestamp_ms <= 0:
-            raise ValueError(
-                f"timestamp_ms must be a positive int (ms since the epoch), not {timestamp_ms!r}"
-            )
+            raise ValueError(f"timestamp_ms must be a positive int (ms since the epoch), not {timestamp_ms!r}")
         extra["timestamp"] = timestamp_ms
     while True:
         try:
@@ -480,8 +478,7 @@ def _describe(error: object) -> str:
     if error.code() in (KafkaError.INVALID_TIMESTAMP, KafkaError.INVALID_RECORD):
         # Kafka 4 rejects a CreateTime over an hour ahead of its clock as an invalid record.
         hint = (
-            " (is a timestamp too far from the broker's clock? see "
-            "log.message.timestamp.before.max.ms / after.max.ms)"
+            " (is a timestamp too far from the broker's clock? see log.message.timestamp.before.max.ms / after.max.ms)"
         )
     elif error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
         hint = " (split the input into smaller messages, or raise message.max.bytes)"

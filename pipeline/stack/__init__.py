@@ -73,10 +73,7 @@ def up(
         StackError: A service cannot be fetched, built or started.
     """
     broker = KafkaBroker(port=kafka_port, state_dir=default_kafka_state_dir(state))
-    if (
-        broker.is_running()
-        and broker.running_bootstrap_servers() == broker.bootstrap_servers
-    ):
+    if broker.is_running() and broker.running_bootstrap_servers() == broker.bootstrap_servers:
         where = f"{broker.bootstrap_servers} (pid {broker.pid()})"
         progress(f"Kafka {KAFKA_VERSION} already running on {where}")
     else:
@@ -128,10 +125,7 @@ def status(*, state: Path | None = None, flink: bool = False) -> list[str]:
     if binary.is_file():
         prism_line = f"prism: built for apache-beam {beam_version()} at {binary}"
     else:
-        prism_line = (
-            f"prism: not built for apache-beam {beam_version()} "
-            "(built by 'stack up' or on first use)"
-        )
+        prism_line = f"prism: not built for apache-beam {beam_version()} (built by 'stack up' or on first use)"
     if not flink:
         return [kafka_line, prism_line]
     return [kafka_line, prism_line, *FlinkCluster(state_dir=default_flink_state_dir(state)).status_lines()]

@@ -35,9 +35,7 @@ def summarize_output(text: str, lines: int = 5) -> str:
     candidates = [line.strip() for line in text.splitlines() if line.strip()]
     if not candidates:
         return "(no output)"
-    errors = [
-        line for line in candidates if any(word in line for word in _SIGNAL_WORDS)
-    ]
+    errors = [line for line in candidates if any(word in line for word in _SIGNAL_WORDS)]
     chosen = (errors or candidates)[-lines:]
     return " | ".join(_trim(line) for line in chosen)
 

@@ -68,27 +68,18 @@ class KafkaBroker:
             heap: Maximum JVM heap (``-Xmx``), e.g. ``"1g"`` or ``"512m"``.
         """
         self.port = port
-        self.controller_port = (
-            controller_port if controller_port is not None else port + 1
-        )
+        self.controller_port = controller_port if controller_port is not None else port + 1
         if self.controller_port == self.port:
-            raise StackError(
-                f"Kafka port and controller port must differ (both {port})"
-            )
+            raise StackError(f"Kafka port and controller port must differ (both {port})")
         # Absolute, because the broker's command line names its config file and
         # `pid()` recognises the broker by that path.
-        self.state_dir = (
-            Path(state_dir).expanduser().resolve()
-            if state_dir is not None
-            else default_kafka_state_dir()
-        )
+        self.state_dir = Path(state_dir).expanduser().resolve() if state_dir is not None else default_kafka_state_dir()
         self.heap = heap
         self._launches = Launches(self.state_dir / "logs", self.stop)
 
     def __repr__(self) -> str:
         return (
-            f"KafkaBroker(port={self.port}, controller_port={self.controller_port}, "
-            f"state_dir={str(self.state_dir)!r})"
+            f"KafkaBroker(port={self.port}, controller_port={self.controller_port}, state_dir={str(self.state_dir)!r})"
         )
 
     @property
@@ -165,9 +156,7 @@ class KafkaBroker:
             label=f"Kafka {KAFKA_VERSION}",
         )
 
-    def start(
-        self, timeout: float = 60.0, progress: Callable[[str], object] = print
-    ) -> None:
+    def start(self, timeout: float = 60.0, progress: Callable[[str], object] = print) -> None:
         """Starts the broker and waits until it serves metadata; no-op if it already runs.
 
         On the first start the storage is formatted with a fresh cluster id.
@@ -246,8 +235,7 @@ class KafkaBroker:
         from pipeline.devtools.producer import ProducerError, ensure_topic
 
         try:
-            created, _ = ensure_topic(self.bootstrap_servers, name, partitions, topic_config=config,
-                                      timeout_s=timeout)
+            created, _ = ensure_topic(self.bootstrap_servers, name, partitions, topic_config=config, timeout_s=timeout)
         except ProducerError as exc:
             raise StackError(f"cannot create Kafka topic {name!r} on {self.bootstrap_servers}: {exc}") from None
         if not created:
@@ -280,9 +268,7 @@ class KafkaBroker:
             + "".join(f"{key}={value}\n" for key, value in properties.items()),
             encoding="utf-8",
         )
-        (self.state_dir / "log4j2.properties").write_text(
-            _log4j_config(self.log_path), encoding="utf-8"
-        )
+        (self.state_dir / "log4j2.properties").write_text(_log4j_config(self.log_path), encoding="utf-8")
 
     def _java_command(self, java: str, jars: Path, *args: str) -> list[str]:
         return [
@@ -296,9 +282,7 @@ class KafkaBroker:
         ]
 
     def _format_storage(self, java: str, jars: Path) -> None:
-        cluster_id = (
-            base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
-        )
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
         command = self._java_command(
             java,
             jars,
@@ -328,9 +312,15 @@ class KafkaBroker:
     def _launch(self, java: str, jars: Path) -> None:
         # The JVM's own errors go to stdout.log; Kafka's go to server.log. Only this launch counts.
         self._launches = Launches(self.log_path.parent, self.stop)
-        self._launches.launch("broker", self._java_command(java, jars, "kafka.Kafka", str(self.config_path)),
-                              label="Kafka", cwd=self.state_dir, log_path=self.stdout_path, pid_file=self.pid_file,
-                              more_logs=(self.log_path,))
+        self._launches.launch(
+            "broker",
+            self._java_command(java, jars, "kafka.Kafka", str(self.config_path)),
+            label="Kafka",
+            cwd=self.state_dir,
+            log_path=self.stdout_path,
+            pid_file=self.pid_file,
+            more_logs=(self.log_path,),
+        )
 
     def _wait_until_ready(self, timeout: float) -> None:
         from confluent_kafka import KafkaException
@@ -349,16 +339,18 @@ class KafkaBroker:
             except KafkaException:
                 return False
 
-        self._launches.wait_until(ready, timeout, f"Kafka did not become ready on {self.bootstrap_servers} "
-                                                  f"within {timeout:g} s", poll_s=_POLL_SECONDS)
+        self._launches.wait_until(
+            ready,
+            timeout,
+            f"Kafka did not become ready on {self.bootstrap_servers} within {timeout:g} s",
+            poll_s=_POLL_SECONDS,
+        )
 
 
 def _java() -> str:
     java = shutil.which("java")
     if java is None:
-        raise StackError(
-            "cannot start Kafka: 'java' is not on PATH; install a Java 17+ runtime"
-        )
+        raise StackError("cannot start Kafka: 'java' is not on PATH; install a Java 17+ runtime")
     return java
 
 
@@ -367,11 +359,7 @@ def _read_properties(path: Path) -> dict[str, str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return {}
-    pairs = (
-        line.split("=", 1)
-        for line in lines
-        if "=" in line and not line.lstrip().startswith("#")
-    )
+    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.lstrip().startswith("#"))
     return {key.strip(): value.strip() for key, value in pairs}
 
 

@@ -51,19 +51,13 @@ def fetch_artifacts(
         StackError: ``mvn`` is missing or fails, or a coordinate is malformed.
     """
     if not name or "/" in name or name.startswith("."):
-        raise StackError(
-            f"invalid artifact cache name {name!r}: use a plain directory name"
-        )
+        raise StackError(f"invalid artifact cache name {name!r}: use a plain directory name")
     pom = _render_pom(name, coordinates)
     jars = artifacts_dir(name)
     entry = jars.parent
     marker = entry / _COMPLETE_MARKER
     with exclusive_lock(entry / ".lock"):
-        if (
-            jars.is_dir()
-            and marker.is_file()
-            and marker.read_text(encoding="utf-8") == pom
-        ):
+        if jars.is_dir() and marker.is_file() and marker.read_text(encoding="utf-8") == pom:
             return jars
         mvn = shutil.which("mvn")
         if mvn is None:
@@ -106,8 +100,7 @@ def _run_maven(mvn: str, entry: Path, pom: str, label: str) -> None:
         )
     except subprocess.TimeoutExpired as exc:
         raise StackError(
-            f"Maven did not finish fetching {label} jars "
-            f"within {_MVN_TIMEOUT_SECONDS // 60} minutes"
+            f"Maven did not finish fetching {label} jars within {_MVN_TIMEOUT_SECONDS // 60} minutes"
         ) from exc
     output = result.stdout.decode("utf-8", errors="replace")
     log_path.write_text(output, encoding="utf-8")
@@ -125,9 +118,7 @@ def _run_maven(mvn: str, entry: Path, pom: str, label: str) -> None:
 def _render_pom(name: str, coordinates: Sequence[str]) -> str:
     if not coordinates:
         raise StackError(f"no Maven coordinates given for {name!r}")
-    dependencies = "\n".join(
-        _render_dependency(coordinate) for coordinate in coordinates
-    )
+    dependencies = "\n".join(_render_dependency(coordinate) for coordinate in coordinates)
     return (
         '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
         "  <modelVersion>4.0.0</modelVersion>\n"

@@ -100,8 +100,10 @@ def _launcher(program: Path | str, launcher: Path, what: str) -> Path | str:
     if setpriv is None:
         return program
     group = f"{setsid} " if setsid else ""
-    text = (f"#!/bin/sh\n# {what} in its own process group, killed when its parent dies.\n"
-            f'exec {group}{setpriv} --pdeathsig KILL -- "{program}" "$@"\n')
+    text = (
+        f"#!/bin/sh\n# {what} in its own process group, killed when its parent dies.\n"
+        f'exec {group}{setpriv} --pdeathsig KILL -- "{program}" "$@"\n'
+    )
     if not launcher.exists() or launcher.read_text() != text:
         launcher.parent.mkdir(parents=True, exist_ok=True)
         partial = launcher.with_name(launcher.name + f".{os.getpid()}.tmp")
@@ -131,8 +133,7 @@ def _go_tag(version: str) -> str:
 # Prism 2.77 serves its job and worker endpoints on every interface (":port") and has no
 # flag to change that; the build replaces the one line. The build stamp names this recipe.
 _LISTEN_FILE = "go/pkg/beam/runners/prism/internal/jobservices/server.go"
-_LISTEN_PATCH = ('net.Listen("tcp", fmt.Sprintf(":%d", port))',
-                 'net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))')
+_LISTEN_PATCH = ('net.Listen("tcp", fmt.Sprintf(":%d", port))', 'net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))')
 _BUILD_RECIPE = "go build, jobservices listen on 127.0.0.1\n"
 
 
@@ -149,12 +150,20 @@ def _is_current_build(target: Path) -> bool:
 
 def _go(go: str, args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
     try:
-        result = subprocess.run([go, *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                timeout=_GO_TIMEOUT_SECONDS, check=False)
+        result = subprocess.run(
+            [go, *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=_GO_TIMEOUT_SECONDS,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        raise StackError(f"go {args[0]} {args[1]} for Prism did not finish "
-                         f"within {_GO_TIMEOUT_SECONDS // 60} minutes") from exc
+        raise StackError(
+            f"go {args[0]} {args[1]} for Prism did not finish within {_GO_TIMEOUT_SECONDS // 60} minutes"
+        ) from exc
     return result.returncode, result.stdout.decode("utf-8", errors="replace")
 
 
@@ -172,8 +181,9 @@ def _build(go: str, tag: str, target: Path) -> None:
             source = Path(json.loads(output)["Dir"])
         except (ValueError, KeyError, TypeError):
             log_path.write_text(output, encoding="utf-8")
-            raise StackError(f"go mod download of {module} failed (exit {code}): "
-                             f"{summarize_output(output)} (full log: {log_path})") from None
+            raise StackError(
+                f"go mod download of {module} failed (exit {code}): {summarize_output(output)} (full log: {log_path})"
+            ) from None
         # The module without its Java, Python and TypeScript parts; the Go sources, writable.
         tree = work / "beam"
         tree.mkdir()
@@ -183,8 +193,10 @@ def _build(go: str, tag: str, target: Path) -> None:
         listen = tree / _LISTEN_FILE
         text = listen.read_text(encoding="utf-8")
         if text.count(_LISTEN_PATCH[0]) != 1:
-            raise StackError(f"cannot build Prism {tag} to listen on 127.0.0.1 only: {_LISTEN_FILE} "
-                             "no longer holds the line this project patches; update pipeline/stack/prism.py")
+            raise StackError(
+                f"cannot build Prism {tag} to listen on 127.0.0.1 only: {_LISTEN_FILE} "
+                "no longer holds the line this project patches; update pipeline/stack/prism.py"
+            )
         listen.write_text(text.replace(*_LISTEN_PATCH), encoding="utf-8")
         built = work / _BINARY_NAME
         package = "./" + PRISM_PACKAGE.split("/sdks/v2/", 1)[1]
@@ -193,8 +205,7 @@ def _build(go: str, tag: str, target: Path) -> None:
         log_path.write_text("".join(log), encoding="utf-8")
         if code != 0 or not built.is_file():
             raise StackError(
-                f"go build of Prism {tag} failed (exit {code}): "
-                f"{summarize_output(output)} (full log: {log_path})"
+                f"go build of Prism {tag} failed (exit {code}): {summarize_output(output)} (full log: {log_path})"
             )
         _stamp(target).unlink(missing_ok=True)
         os.replace(built, target)
@@ -204,7 +215,8 @@ def _build(go: str, tag: str, target: Path) -> None:
 def _beam_release_name(version: str) -> str:
     """The name Beam gives the Prism release asset of this version on this platform."""
     arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
-        platform.machine().lower(), platform.machine().lower())
+        platform.machine().lower(), platform.machine().lower()
+    )
     return f"apache_beam-v{version.split('rc')[0]}-prism-{platform.system().lower()}-{arch}"
 
 
@@ -218,8 +230,7 @@ def _register_with_beam(binary: Path, version: str) -> None:
     cache = Path(os.path.expanduser("~/.apache_beam/cache/prism/bin"))
     name = _beam_release_name(version)
     unpacked = cache / name
-    if (unpacked.is_file() and (cache / f"{name}.zip").is_file()
-            and filecmp.cmp(unpacked, binary, shallow=True)):
+    if unpacked.is_file() and (cache / f"{name}.zip").is_file() and filecmp.cmp(unpacked, binary, shallow=True):
         return
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cache, suffix=".zip", delete=False) as staged:

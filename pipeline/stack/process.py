@@ -80,8 +80,18 @@ class Launches:
         self._log_dir = log_dir
         self._stop = stop
 
-    def launch(self, name: str, command: Sequence[str], *, label: str, cwd: Path, log_path: Path, pid_file: Path,
-               env: dict[str, str] | None = None, more_logs: Sequence[Path] = ()) -> subprocess.Popen[bytes]:
+    def launch(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        label: str,
+        cwd: Path,
+        log_path: Path,
+        pid_file: Path,
+        env: dict[str, str] | None = None,
+        more_logs: Sequence[Path] = (),
+    ) -> subprocess.Popen[bytes]:
         """Launches one process of the service (see `launch`) and records its pid file."""
         for path in (log_path, *more_logs):
             self._log_offsets[path] = file_size(path)
@@ -90,8 +100,7 @@ class Launches:
         write_pid(pid_file, process.pid)
         return process
 
-    def wait_until(self, ready: Callable[[], bool], timeout: float, not_ready: str,
-                   poll_s: float = 0.25) -> None:
+    def wait_until(self, ready: Callable[[], bool], timeout: float, not_ready: str, poll_s: float = 0.25) -> None:
         """Polls `ready` until it says yes; fails when a process exits first or time runs out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -179,12 +188,7 @@ def is_alive(pid: int, marker: str | None = None) -> bool:
         if state in ("Z", "X"):
             return False
         if marker is not None:
-            cmdline = (
-                (proc / "cmdline")
-                .read_bytes()
-                .replace(b"\0", b" ")
-                .decode(errors="replace")
-            )
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             return marker in cmdline
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False

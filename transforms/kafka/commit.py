@@ -121,8 +121,9 @@ class CommitOffsets(beam.PTransform):
         # and a Flatten needs one windowing, so every input goes into the global window first.
         if isinstance(entries, beam.PCollection):
             entries = (entries,)
-        in_global = [pcoll | f"IntoGlobalWindow{i}" >> beam.WindowInto(GlobalWindows())
-                     for i, pcoll in enumerate(entries)]
+        in_global = [
+            pcoll | f"IntoGlobalWindow{i}" >> beam.WindowInto(GlobalWindows()) for i, pcoll in enumerate(entries)
+        ]
         return (
             in_global
             | "Together" >> beam.Flatten()

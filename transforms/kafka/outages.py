@@ -111,8 +111,7 @@ class EndOffsets:
                 continue
             self._asked[key] = asked_at
             try:
-                _, high = consumer.get_watermark_offsets(TopicPartition(*key), timeout=_CONFIRM_TIMEOUT_S,
-                                                         cached=False)
+                _, high = consumer.get_watermark_offsets(TopicPartition(*key), timeout=_CONFIRM_TIMEOUT_S, cached=False)
             except KafkaException as e:
                 error = e.args[0] if e.args else None
                 if isinstance(error, KafkaError) and is_fatal(error):

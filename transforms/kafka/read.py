@@ -44,7 +44,17 @@ from transforms.kafka.offsets import (
 from transforms.kafka.outages import EndOffsets, FatalKafkaError, OutageLog, is_fatal, retry_transient
 from transforms.records import KafkaRecord
 
-__all__ = ["KafkaRead", "ReadFromKafka", "StartPosition", "TIMESTAMP_POLICIES", "OFFSETS", "EVENT_TIME_FALLBACKS", "EVENT_TIMES_REJECTED", "RECORDS_READ", "PARTITIONS_DISCOVERED"]
+__all__ = [
+    "KafkaRead",
+    "ReadFromKafka",
+    "StartPosition",
+    "TIMESTAMP_POLICIES",
+    "OFFSETS",
+    "EVENT_TIME_FALLBACKS",
+    "EVENT_TIMES_REJECTED",
+    "RECORDS_READ",
+    "PARTITIONS_DISCOVERED",
+]
 
 # Counters (namespace, name), for whoever reads the job's metrics.
 EVENT_TIME_FALLBACKS = ("ReadFromKafka", "event_time_fallbacks")
@@ -144,8 +154,13 @@ class _ResolvePartitionsFn(beam.DoFn):
 
     def process(self, unused_impulse) -> Iterable[_ReaderShard]:
         partitions = self._list_partitions()
-        bounds = [self._ask(lambda tp=tp: self._consumer.get_watermark_offsets(tp, timeout=_METADATA_TIMEOUT_S),
-                            "asking for offsets") for tp in partitions]
+        bounds = [
+            self._ask(
+                lambda tp=tp: self._consumer.get_watermark_offsets(tp, timeout=_METADATA_TIMEOUT_S),
+                "asking for offsets",
+            )
+            for tp in partitions
+        ]
         starts = self._start_offsets(partitions, bounds)
         stops, budget = self._stop_offsets(starts, [high for _, high in bounds])
         deadline = None if self._max_read_time_s is None else time.time() + self._max_read_time_s
@@ -156,8 +171,9 @@ class _ResolvePartitionsFn(beam.DoFn):
         known = frozenset((r.topic, r.partition) for r in ranges)
         for shard in range(shards):
             shard_budget = None if budget is None else budget // shards + (shard < budget % shards)
-            yield _ReaderShard(shard, PartitionOffsets(tuple(ranges[shard::shards]), shard_budget), deadline,
-                               shards, known)
+            yield _ReaderShard(
+                shard, PartitionOffsets(tuple(ranges[shard::shards]), shard_budget), deadline, shards, known
+            )
 
     def _list_partitions(self) -> list[TopicPartition]:
         metadata = self._ask(lambda: self._consumer.list_topics(timeout=_METADATA_TIMEOUT_S), "listing topics")
@@ -176,16 +192,19 @@ class _ResolvePartitionsFn(beam.DoFn):
         if kind == "latest":
             return [high for _, high in bounds]
         if kind == "committed":
-            committed = self._ask(lambda: self._consumer.committed(partitions, timeout=_METADATA_TIMEOUT_S),
-                                  "asking for committed offsets")
+            committed = self._ask(
+                lambda: self._consumer.committed(partitions, timeout=_METADATA_TIMEOUT_S),
+                "asking for committed offsets",
+            )
             reset_to_latest = self._settings.get("auto.offset.reset") in ("latest", "largest", "end")
             return [
                 tp.offset if tp.offset != OFFSET_INVALID else (high if reset_to_latest else low)
                 for tp, (low, high) in zip(committed, bounds)
             ]
         wanted = [TopicPartition(tp.topic, tp.partition, self._start.timestamp_ms) for tp in partitions]
-        found = self._ask(lambda: self._consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_S),
-                          "asking for offsets by time")
+        found = self._ask(
+            lambda: self._consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_S), "asking for offsets by time"
+        )
         # A negative offset: no record at or after that time yet, so start at the end.
         return [tp.offset if tp.offset >= 0 else high for tp, (_, high) in zip(found, bounds)]
 
@@ -221,11 +240,18 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
     out-of-orderness reaches the estimator.
     """
 
-    def __init__(self, settings: dict, timestamp_policy: str, max_out_of_orderness_s: float,
-                 discovery_s: float = 0.0, topics: Sequence[str] = (), max_future_skew_s: float = 3600.0):
+    def __init__(
+        self,
+        settings: dict,
+        timestamp_policy: str,
+        max_out_of_orderness_s: float,
+        discovery_s: float = 0.0,
+        topics: Sequence[str] = (),
+        max_future_skew_s: float = 3600.0,
+    ):
         self._settings = settings
         self._processing_time = timestamp_policy == "processing_time"
-        self._payload_field = timestamp_policy[len("field:"):] if timestamp_policy.startswith("field:") else None
+        self._payload_field = timestamp_policy[len("field:") :] if timestamp_policy.startswith("field:") else None
         self._fallbacks = Metrics.counter(*EVENT_TIME_FALLBACKS)
         self._max_out_of_orderness = Duration(seconds=max_out_of_orderness_s)
         self._discovery_s = discovery_s
@@ -318,21 +344,46 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                     self._rejected.inc()
                 self._records_read.inc()
                 yield beam.window.TimestampedValue(
-                    KafkaRecord(key[0], key[1], offset, message.timestamp()[1],
-                                message.key(), message.value(), watermark_ms, error),
+                    KafkaRecord(
+                        key[0],
+                        key[1],
+                        offset,
+                        message.timestamp()[1],
+                        message.key(),
+                        message.value(),
+                        watermark_ms,
+                        error,
+                    ),
                     event_time,
                 )
             if active:
                 last_record_at = time.monotonic()
-            yield from self._follow_quiet(consumer, end_offsets, tracker, watermark, positions, active,
-                                          time.monotonic() - last_record_at, watermark_ms)
+            yield from self._follow_quiet(
+                consumer,
+                end_offsets,
+                tracker,
+                watermark,
+                positions,
+                active,
+                time.monotonic() - last_record_at,
+                watermark_ms,
+            )
             if unbounded and (not active or time.monotonic() >= call_ends):
                 tracker.defer_remainder(Duration(seconds=_IDLE_RESUME_S) if not active else None)
                 break
         self._positions[element.shard] = dict(positions)
 
-    def _follow_quiet(self, consumer, end_offsets: EndOffsets, tracker, watermark, positions, active,
-                      quiet_for_s: float, watermark_ms: int):
+    def _follow_quiet(
+        self,
+        consumer,
+        end_offsets: EndOffsets,
+        tracker,
+        watermark,
+        positions,
+        active,
+        quiet_for_s: float,
+        watermark_ms: int,
+    ):
         """Partitions without records in the last poll: finish drained bounded ones, let caught-up ones idle.
 
         A partition is caught up only by the broker's word (EndOffsets): while the
@@ -343,8 +394,13 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         stops = {(r.topic, r.partition): r.stop for r in tracker.current_restriction().ranges}
         for key in quiet:
             next_offset, stop, high = positions[key], stops[key], end_offsets.high(key)
-            drained = (stop != UNBOUNDED and high is not None and high >= stop and not active
-                       and quiet_for_s >= _BOUNDED_TAIL_GRACE_S)
+            drained = (
+                stop != UNBOUNDED
+                and high is not None
+                and high >= stop
+                and not active
+                and quiet_for_s >= _BOUNDED_TAIL_GRACE_S
+            )
             if next_offset >= stop or drained:
                 tracker.try_claim((key[0], key[1], stop))
                 if stop > next_offset:
@@ -360,8 +416,9 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
     def _no_records(key, start: int, stop: int, watermark_ms: int):
         """Offsets [start, stop) hold no record for us (compacted, transaction markers): done for the ledger."""
         credit = OffsetCredit(key[0], key[1], ((start, stop),))
-        return beam.pvalue.TaggedOutput(OFFSETS, beam.window.TimestampedValue(
-            credit, Timestamp(micros=max(watermark_ms, 0) * 1000)))
+        return beam.pvalue.TaggedOutput(
+            OFFSETS, beam.window.TimestampedValue(credit, Timestamp(micros=max(watermark_ms, 0) * 1000))
+        )
 
     def _discover(self, element: _ReaderShard, consumer, tracker, watermark, positions):
         """Every discovery interval: starts reading this shard's partitions added to the topics."""
@@ -433,8 +490,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         """A consumer error: fatal ones end the job with one line, the rest are waited out."""
         if is_fatal(error):
             raise FatalKafkaError(f"Kafka: {error.str()}")
-        if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC,
-                            KafkaError._UNKNOWN_PARTITION):
+        if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION):
             self._check_topics_exist(consumer)
         self._outages.transient("reading", error)
 
@@ -451,7 +507,9 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                 continue
             since = self._topic_missing_since.setdefault(topic, now)
             if now - since >= _TOPIC_GONE_AFTER_S:
-                raise FatalKafkaError(f"Kafka topic {topic!r} no longer exists on {self._settings['bootstrap.servers']}")
+                raise FatalKafkaError(
+                    f"Kafka topic {topic!r} no longer exists on {self._settings['bootstrap.servers']}"
+                )
 
 
 class _ReadShardUnboundedFn(_ReadShardFn):
@@ -506,7 +564,8 @@ class ReadFromKafka(beam.PTransform):
     ):
         super().__init__()
         if timestamp_policy not in TIMESTAMP_POLICIES[:-1] and not (
-                timestamp_policy.startswith("field:") and len(timestamp_policy) > len("field:")):
+            timestamp_policy.startswith("field:") and len(timestamp_policy) > len("field:")
+        ):
             raise ValueError(f"timestamp_policy must be one of {TIMESTAMP_POLICIES}, got {timestamp_policy!r}")
         if not topics:
             raise ValueError("at least one topic is required")
@@ -529,14 +588,25 @@ class ReadFromKafka(beam.PTransform):
     def expand(self, pbegin):
         read_fn = _ReadShardFn if self._bounded else _ReadShardUnboundedFn
         resolve = _ResolvePartitionsFn(self._settings, self._topics, self._start, *self._stop, self._shards)
-        resolved = pbegin | "Impulse" >> beam.Impulse() | "ResolvePartitions" >> beam.ParDo(resolve).with_outputs(
-            OFFSETS, main="shards")
+        resolved = (
+            pbegin
+            | "Impulse" >> beam.Impulse()
+            | "ResolvePartitions" >> beam.ParDo(resolve).with_outputs(OFFSETS, main="shards")
+        )
         read = (
             resolved.shards
             | "SpreadShards" >> beam.Reshuffle()
-            | "ReadShards" >> beam.ParDo(read_fn(
-                self._settings, self._timestamp_policy, self._max_out_of_orderness_s, self._discovery_s,
-                self._topics, self._max_future_skew_s)).with_outputs(OFFSETS, main="records")
+            | "ReadShards"
+            >> beam.ParDo(
+                read_fn(
+                    self._settings,
+                    self._timestamp_policy,
+                    self._max_out_of_orderness_s,
+                    self._discovery_s,
+                    self._topics,
+                    self._max_future_skew_s,
+                )
+            ).with_outputs(OFFSETS, main="records")
         )
         if not self._offsets_ledger:
             return read.records

@@ -111,6 +111,7 @@ _PUNKT_TOKEN_PATTERNS = ("_RE_ELLIPSIS", "_RE_NUMERIC", "_RE_INITIAL", "_RE_ALPH
 # NLTK's fixed patterns, where they live, and the engine each one gets
 # --------------------------------------------------------------------------------------------
 
+
 def nltk_fixed_patterns() -> dict:
     """{location: NLTK's compiled pattern} for every fixed pattern the fast path swaps."""
     found = {}
@@ -175,8 +176,10 @@ def fast_pattern(pattern) -> "re.Pattern":
 def fast_unavailable() -> Optional[str]:
     """None when the fast path may run here, else why not (one line)."""
     if nltk.__version__ != CHECKED_NLTK_VERSION:
-        return (f"the fast tokenizer engine was checked against NLTK {CHECKED_NLTK_VERSION}, "
-                f"NLTK {nltk.__version__} is installed")
+        return (
+            f"the fast tokenizer engine was checked against NLTK {CHECKED_NLTK_VERSION}, "
+            f"NLTK {nltk.__version__} is installed"
+        )
     fingerprint = patterns_fingerprint()
     if fingerprint != PATTERNS_FINGERPRINT:
         return f"NLTK's tokenizer patterns differ from those checked (fingerprint {fingerprint[:12]})"
@@ -278,6 +281,7 @@ def _character_class(chars) -> "re.Pattern":
 # --------------------------------------------------------------------------------------------
 # NLTK's tokenizers with the patterns swapped
 # --------------------------------------------------------------------------------------------
+
 
 def _swap(tokenizer):
     """Sets, on this NLTKWordTokenizer/TreebankWordTokenizer instance only, each pattern
@@ -393,6 +397,7 @@ def fast_tweet(**options) -> TweetTokenizer:
 # Routing: each message to the fast path or to stock NLTK
 # --------------------------------------------------------------------------------------------
 
+
 class Routed:
     """text -> tokens: the fast tokenizer for a message within `max_chars` and free of
     `unsafe_characters()`, else the guarded (stock NLTK) one; the guarded one too when the fast
@@ -400,8 +405,9 @@ class Routed:
 
     __slots__ = ("_fast", "_guarded", "_unsafe", "max_chars", "fast", "guarded", "check_characters")
 
-    def __init__(self, fast: Callable, guarded: Callable, *, max_chars: int = MAX_FAST_CHARS,
-                 check_characters: bool = True):
+    def __init__(
+        self, fast: Callable, guarded: Callable, *, max_chars: int = MAX_FAST_CHARS, check_characters: bool = True
+    ):
         self._fast = fast
         self._guarded = guarded
         self._unsafe = None  # computed on first use (about half a second once per process)

@@ -83,7 +83,7 @@ def load_stopwords(spec) -> frozenset:
     if not isinstance(spec, str):
         return frozenset(str(word) for word in spec)
     if spec.startswith(_STOPWORDS_FILE):
-        with open(os.path.expanduser(spec[len(_STOPWORDS_FILE):]), encoding="utf-8") as lines:
+        with open(os.path.expanduser(spec[len(_STOPWORDS_FILE) :]), encoding="utf-8") as lines:
             return frozenset(w for w in (line.strip() for line in lines) if w and not w.startswith("#"))
     # A fresh loader, defined as nltk.corpus.stopwords is, so that it searches today's path.
     corpus = LazyCorpusLoader("stopwords", StopwordsCorpusReader, r"(?!README|\.).*", encoding="utf8")
@@ -125,9 +125,11 @@ def open_wordnet(root: Optional[str] = None) -> WordNetCorpusReader:
 
 def wordnet_lemmatizer(reader: WordNetCorpusReader, pos: str) -> Callable[[str], str]:
     """`WordNetLemmatizer().lemmatize(word, pos)`, on a given reader instead of the global one."""
+
     def lemmatize(word: str) -> str:
         lemmas = wordnet_morphy(reader, word, pos)
         return min(lemmas, key=len) if lemmas else word
+
     return lemmatize
 
 
@@ -148,7 +150,7 @@ def _files(pointer) -> Iterable[tuple[str, Callable[[], bytes]]]:
         prefix = pointer.entry.rstrip("/") + "/"
         for info in pointer.zipfile.infolist():
             if info.filename.startswith(prefix) and not info.is_dir():
-                yield info.filename[len(prefix):], lambda name=info.filename: pointer.zipfile.read(name)
+                yield info.filename[len(prefix) :], lambda name=info.filename: pointer.zipfile.read(name)
     else:  # pragma: no cover - NLTK has no other kind of pointer
         raise TypeError(f"cannot read NLTK resource at {pointer!r}")
 

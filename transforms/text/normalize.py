@@ -80,8 +80,10 @@ class Normalization:
         if self.stem is not None and self.stem not in STEMMERS:
             raise ValueError(f"unknown stemmer {self.stem!r}; choose one of {', '.join(STEMMERS)}")
         if self.stem == "snowball" and self.stem_language not in SnowballStemmer.languages:
-            raise ValueError(f"the snowball stemmer has no language {self.stem_language!r}; "
-                             f"choose one of {', '.join(SnowballStemmer.languages)}")
+            raise ValueError(
+                f"the snowball stemmer has no language {self.stem_language!r}; "
+                f"choose one of {', '.join(SnowballStemmer.languages)}"
+            )
         if self.lemmatize is not None and self.lemmatize not in LEMMATIZERS:
             raise ValueError(f"unknown lemmatizer {self.lemmatize!r}; choose one of {', '.join(LEMMATIZERS)}")
         if self.stem and self.lemmatize:
@@ -125,6 +127,7 @@ def _token_steps(options: Normalization, lemmatizer: Optional[Callable[[str], st
 
 def _token_normalizer(steps: list) -> Callable[[str], Optional[str]]:
     """One token through every step: its normalised form, or None when a step drops it."""
+
     def normalize_token(token: str) -> Optional[str]:
         for kind, step in steps:
             if kind == "map":

@@ -55,8 +55,15 @@ DEFAULT_MAX_CHARS = 20_000
 class _TokenizeFn(beam.DoFn):
     """Message -> TokenizedMessage(key, normalised tokens); a message NLTK fails on -> dead letter."""
 
-    def __init__(self, tokenizer: str, tokenizer_options: dict, normalization: Normalization,
-                 wordnet: Optional[CorpusArchive], nltk_data_path: tuple, max_chars: int = DEFAULT_MAX_CHARS):
+    def __init__(
+        self,
+        tokenizer: str,
+        tokenizer_options: dict,
+        normalization: Normalization,
+        wordnet: Optional[CorpusArchive],
+        nltk_data_path: tuple,
+        max_chars: int = DEFAULT_MAX_CHARS,
+    ):
         self._max_chars = max_chars
         self._tokenizer_name = tokenizer
         self._tokenizer_options = tokenizer_options
@@ -83,8 +90,11 @@ class _TokenizeFn(beam.DoFn):
     def process(self, message: Message):
         if len(message.text) > self._max_chars:
             # The CPU budget of one message: NLTK's Punkt alone spends seconds on a few hundred kilobytes.
-            yield self._dead_letter(message, f"message too long to tokenize: {len(message.text):,} characters "
-                                             f"(tokenize.max_chars {self._max_chars:,})")
+            yield self._dead_letter(
+                message,
+                f"message too long to tokenize: {len(message.text):,} characters "
+                f"(tokenize.max_chars {self._max_chars:,})",
+            )
             return
         try:
             tokens = self._tokenize(message.text)
@@ -102,8 +112,9 @@ class _TokenizeFn(beam.DoFn):
 
     def _dead_letter(self, message: Message, reason: str):
         self._failures.inc()
-        record = KafkaRecord(message.topic, message.partition, message.offset, -1,
-                             None, message.text.encode("utf-8", "surrogatepass"))
+        record = KafkaRecord(
+            message.topic, message.partition, message.offset, -1, None, message.text.encode("utf-8", "surrogatepass")
+        )
         return beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_row(record, reason[:500]))
 
 
@@ -125,12 +136,27 @@ class TokenizeText(beam.PTransform):
     Returns a DoOutputsTuple: TokenizedMessages (`tokens`) and `dead_letter` rows.
     """
 
-    def __init__(self, tokenizer: str = "word", *, lowercase: bool = True, drop_punctuation: bool = True,
-                 casefold: bool = False, nfkc: bool = False, drop_numbers: bool = False, min_length: int = 1,
-                 stopwords=None, stem: Optional[str] = None, stem_language: Optional[str] = None,
-                 lemmatize: Optional[str] = None, lemma_pos: str = "n", ngrams: int = 1,
-                 nltk_data: str = "ship", nltk_data_path: Sequence[str] = (), max_chars: int = None,
-                 **tokenizer_options):
+    def __init__(
+        self,
+        tokenizer: str = "word",
+        *,
+        lowercase: bool = True,
+        drop_punctuation: bool = True,
+        casefold: bool = False,
+        nfkc: bool = False,
+        drop_numbers: bool = False,
+        min_length: int = 1,
+        stopwords=None,
+        stem: Optional[str] = None,
+        stem_language: Optional[str] = None,
+        lemmatize: Optional[str] = None,
+        lemma_pos: str = "n",
+        ngrams: int = 1,
+        nltk_data: str = "ship",
+        nltk_data_path: Sequence[str] = (),
+        max_chars: int = None,
+        **tokenizer_options,
+    ):
         super().__init__()
         if nltk_data not in NLTK_DATA_MODES:
             raise ValueError(f"nltk_data must be one of {', '.join(NLTK_DATA_MODES)}, got {nltk_data!r}")
@@ -144,15 +170,30 @@ class TokenizeText(beam.PTransform):
         # Fails here, not on a worker; a worker loads its own Punkt in `workers` mode.
         make_tokenizer(tokenizer, **(options if ship else {**options, "punkt": "untrained"}))
         normalization = Normalization(
-            nfkc=nfkc, lowercase=lowercase, casefold=casefold, drop_punctuation=drop_punctuation,
-            drop_numbers=drop_numbers, min_length=min_length, stopwords=load_stopwords(stopwords), stem=stem,
-            stem_language=stem_language or options.get("language", "english"), lemmatize=lemmatize,
-            lemma_pos=lemma_pos, ngrams=ngrams)
+            nfkc=nfkc,
+            lowercase=lowercase,
+            casefold=casefold,
+            drop_punctuation=drop_punctuation,
+            drop_numbers=drop_numbers,
+            min_length=min_length,
+            stopwords=load_stopwords(stopwords),
+            stem=stem,
+            stem_language=stem_language or options.get("language", "english"),
+            lemmatize=lemmatize,
+            lemma_pos=lemma_pos,
+            ngrams=ngrams,
+        )
         wordnet = None
         if lemmatize and ship:
             wordnet = CorpusArchive.pack("corpora/wordnet", "wordnet", "or use tokenize.stem instead of lemmatize")
-        self._fn = _TokenizeFn(tokenizer, options, normalization, wordnet, nltk_data_path,
-                               DEFAULT_MAX_CHARS if max_chars is None else max_chars)
+        self._fn = _TokenizeFn(
+            tokenizer,
+            options,
+            normalization,
+            wordnet,
+            nltk_data_path,
+            DEFAULT_MAX_CHARS if max_chars is None else max_chars,
+        )
 
     def expand(self, messages):
         return messages | "Tokenize" >> beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="tokens")

@@ -117,13 +117,17 @@ def validate_pattern(pattern: str) -> None:
     except ValueError as e:
         raise ValueError(f"regular expression refused by NLTK's ReDoS guard: {e}") from None
     if compiled.groups:
-        raise ValueError("the pattern has capturing groups, which make NLTK return groups instead of "
-                         "tokens: use non-capturing groups (?:...)")
+        raise ValueError(
+            "the pattern has capturing groups, which make NLTK return groups instead of "
+            "tokens: use non-capturing groups (?:...)"
+        )
     slow = _backtracking_probe(compiled, pattern)
     if slow is not None:
-        raise ValueError(f"the pattern backtracks catastrophically: on {slow} it runs past "
-                         f"{_PROBE_LIMIT_S:g}s (every such message would stall a worker): avoid nested or "
-                         "overlapping repetition such as (a|a)* or (a+)+")
+        raise ValueError(
+            f"the pattern backtracks catastrophically: on {slow} it runs past "
+            f"{_PROBE_LIMIT_S:g}s (every such message would stall a worker): avoid nested or "
+            "overlapping repetition such as (a|a)* or (a+)+"
+        )
 
 
 # A pattern that takes this long on a few kilobytes of plain input will stall on real messages.
@@ -149,8 +153,9 @@ def _backtracking_probe(compiled, pattern: str) -> Optional[str]:
     return None
 
 
-def _sentence_splitter(language: str, punkt: str, parameters: Optional[PunktParameters],
-                       fast: bool = False) -> Tokenize:
+def _sentence_splitter(
+    language: str, punkt: str, parameters: Optional[PunktParameters], fast: bool = False
+) -> Tokenize:
     if parameters is None:
         parameters = punkt_parameters(language, punkt)
     if fast:
@@ -158,8 +163,17 @@ def _sentence_splitter(language: str, punkt: str, parameters: Optional[PunktPara
     return (PunktSentenceTokenizer(parameters) if parameters is not None else PunktSentenceTokenizer()).tokenize
 
 
-def _nltk_tokenizer(name: str, *, language: str, punkt: str, preserve_line: bool, strip_handles: bool,
-                    reduce_len: bool, parameters: Optional[PunktParameters], fast: bool) -> Tokenize:
+def _nltk_tokenizer(
+    name: str,
+    *,
+    language: str,
+    punkt: str,
+    preserve_line: bool,
+    strip_handles: bool,
+    reduce_len: bool,
+    parameters: Optional[PunktParameters],
+    fast: bool,
+) -> Tokenize:
     """NLTK's tokenizer `name` (not regexp): stock, or with its fixed patterns on `re` (fast)."""
     if name in ("word", "sentences"):
         words = (fast_patterns.fast_word() if fast else NLTKWordTokenizer()).tokenize
@@ -214,8 +228,9 @@ def make_tokenizer(
             raise ValueError("the regexp tokenizer needs a pattern")
         validate_pattern(pattern)
         return RegexpTokenizer(pattern, gaps=gaps).tokenize
-    options = dict(language=language, punkt=punkt, preserve_line=preserve_line, strip_handles=strip_handles,
-                   reduce_len=reduce_len)
+    options = dict(
+        language=language, punkt=punkt, preserve_line=preserve_line, strip_handles=strip_handles, reduce_len=reduce_len
+    )
     if needs_punkt(name, preserve_line) and punkt_parameters is None:
         punkt_parameters = _load_punkt(language, punkt)  # the model, loaded once for both paths
     guarded = _nltk_tokenizer(name, parameters=punkt_parameters, fast=False, **options)

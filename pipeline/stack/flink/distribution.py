@@ -45,22 +45,42 @@ def flink_home(progress: Callable[[str], object] = print) -> Path:
         progress(f"Installing the Flink {FLINK_VERSION} distribution with pip (first run only)...")
         partial = entry / "dist.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                   "--no-deps", "--no-compile", "--target", str(partial),
-                   f"apache-flink=={FLINK_VERSION}", f"apache-flink-libraries=={FLINK_VERSION}"]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(partial),
+            f"apache-flink=={FLINK_VERSION}",
+            f"apache-flink-libraries=={FLINK_VERSION}",
+        ]
         try:
-            result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, timeout=_PIP_TIMEOUT_SECONDS, check=False)
+            result = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                timeout=_PIP_TIMEOUT_SECONDS,
+                check=False,
+            )
         except subprocess.TimeoutExpired as exc:
-            raise StackError(f"pip did not install Flink {FLINK_VERSION} within "
-                             f"{_PIP_TIMEOUT_SECONDS // 60} minutes") from exc
+            raise StackError(
+                f"pip did not install Flink {FLINK_VERSION} within {_PIP_TIMEOUT_SECONDS // 60} minutes"
+            ) from exc
         output = result.stdout.decode("utf-8", errors="replace")
         (entry / "pip.log").write_text(output, encoding="utf-8")
         if result.returncode != 0 or not (partial / "pyflink" / "bin" / "jobmanager.sh").is_file():
             shutil.rmtree(partial, ignore_errors=True)
-            raise StackError(f"pip could not install the Flink {FLINK_VERSION} distribution "
-                             f"(exit {result.returncode}): {summarize_output(output)} "
-                             f"(full log: {entry / 'pip.log'})")
+            raise StackError(
+                f"pip could not install the Flink {FLINK_VERSION} distribution "
+                f"(exit {result.returncode}): {summarize_output(output)} "
+                f"(full log: {entry / 'pip.log'})"
+            )
         shutil.rmtree(entry / "dist", ignore_errors=True)
         partial.rename(entry / "dist")
         marker.write_text(FLINK_VERSION, encoding="utf-8")

@@ -22,8 +22,14 @@ from pipeline.stack.prism import java_launcher
 
 __all__ = ["JOB_SERVER_ARTIFACTS", "flink_option_defaults", "job_server_jar", "job_server_jar_path"]
 
-_FLINK_MODULES = ("flink-clients", "flink-streaming-java", "flink-core", "flink-java",
-                  "flink-runtime", "flink-metrics-core")
+_FLINK_MODULES = (
+    "flink-clients",
+    "flink-streaming-java",
+    "flink-core",
+    "flink-java",
+    "flink-runtime",
+    "flink-metrics-core",
+)
 JOB_SERVER_ARTIFACTS = [
     # Listed first so that Maven's nearest-wins picks them over the 1.19.0 the runner was built with.
     *(f"org.apache.flink:{module}:{FLINK_VERSION}" for module in _FLINK_MODULES),
@@ -56,8 +62,12 @@ def job_server_jar(progress: Callable[[str], object] = print) -> Path:
     Raises:
         StackError: Maven is missing or cannot fetch the artifacts.
     """
-    jars = fetch_artifacts(_JOB_SERVER_NAME, JOB_SERVER_ARTIFACTS, progress,
-                           label=f"Beam {BEAM_JOB_SERVER_VERSION} Flink {FLINK_VERSION} job server")
+    jars = fetch_artifacts(
+        _JOB_SERVER_NAME,
+        JOB_SERVER_ARTIFACTS,
+        progress,
+        label=f"Beam {BEAM_JOB_SERVER_VERSION} Flink {FLINK_VERSION} job server",
+    )
     launcher = job_server_jar_path()
     with exclusive_lock(launcher.parent / ".launcher.lock"):
         manifest = _launcher_manifest(sorted(p.name for p in jars.glob("*.jar")))
@@ -73,12 +83,16 @@ def _launcher_manifest(jar_names: list[str]) -> bytes:
     # Manifest lines hold at most 72 bytes; longer ones continue after a newline and a space.
     def line(text: str) -> bytes:
         data = text.encode("utf-8")
-        chunks = [data[:72]] + [b" " + data[i:i + 71] for i in range(72, len(data), 71)]
+        chunks = [data[:72]] + [b" " + data[i : i + 71] for i in range(72, len(data), 71)]
         return b"\r\n".join(chunks) + b"\r\n"
 
     class_path = " ".join(f"jars/{name}" for name in jar_names)
-    return (line("Manifest-Version: 1.0") + line(f"Main-Class: {_JOB_SERVER_MAIN}")
-            + line(f"Class-Path: {class_path}") + b"\r\n")
+    return (
+        line("Manifest-Version: 1.0")
+        + line(f"Main-Class: {_JOB_SERVER_MAIN}")
+        + line(f"Class-Path: {class_path}")
+        + b"\r\n"
+    )
 
 
 def _read_manifest(jar: Path) -> bytes | None:
@@ -89,8 +103,13 @@ def _read_manifest(jar: Path) -> bytes | None:
         return None
 
 
-def flink_option_defaults(options: Mapping[str, object], *, unbounded: bool, drain_after_s: float | None = None,
-                          progress: Callable[[str], object] = print) -> dict[str, object]:
+def flink_option_defaults(
+    options: Mapping[str, object],
+    *,
+    unbounded: bool,
+    drain_after_s: float | None = None,
+    progress: Callable[[str], object] = print,
+) -> dict[str, object]:
     """The pipeline options FlinkRunner needs on this project's stack, for those ``options`` lacks.
 
     * ``flink_job_server_jar``: the cached job server (`job_server_jar`), so
