@@ -48,7 +48,8 @@ def _messages(texts) -> list:
 
 
 def _tokenized(token_lists) -> list:
-    return [TokenizedMessage(f"k{i}", tuple(tokens)) for i, tokens in enumerate(token_lists)]
+    # Each tokenized message keeps where it came from (topic t, partition 0, offset i): its offset is committed later.
+    return [TokenizedMessage(f"k{i}", tuple(tokens), "t", 0, i) for i, tokens in enumerate(token_lists)]
 
 
 def _assert_tokens(texts, expected_token_lists, *args, **kwargs) -> None:
@@ -149,6 +150,7 @@ def test_hard_inputs_do_not_crash(no_nltk_data):
             [huge],
         ],
         "word",
+        max_chars=300_000,  # above the default CPU budget per message, which a test below covers
     )
 
 

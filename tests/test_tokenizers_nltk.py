@@ -186,7 +186,7 @@ def test_a_real_english_corpus_gives_what_nltk_gives(worker_fns, name, options, 
 
 def test_the_transform_in_a_pipeline_gives_what_nltk_gives(punkt_only):
     texts = fortunes()[1][:300]
-    expected = [TokenizedMessage(f"k{i}", tuple(nltk.word_tokenize(text))) for i, text in enumerate(texts)]
+    expected = [TokenizedMessage(f"k{i}", tuple(nltk.word_tokenize(text)), "t", 0, i) for i, text in enumerate(texts)]
     with test_pipeline.TestPipeline(runner="FnApiRunner") as p:
         messages = p | beam.Create([Message(text, f"k{i}", "t", 0, i) for i, text in enumerate(texts)])
         out = messages | TokenizeText("word", punkt="installed", **_RAW)
