@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--bootstrap-servers", help="use this Kafka instead of starting one")
     run.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     run.add_argument("--keep-work", action="store_true", help="keep the work directory (logs, outputs of every run)")
+    commands.add_parser("tokenizer", help="the tokenizer alone: stock NLTK against the fast engine "
+                        "(speed, --exactness N, --worst-case; see benchmarks/tokenizer.py)")
     report = commands.add_parser("report", help="render RESULTS.md and the chart again from results.json")
     report.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     return parser
@@ -179,6 +181,10 @@ def _run(args) -> int:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["tokenizer"]:  # its own options: python -m benchmarks tokenizer --help
+        from benchmarks.tokenizer import main as tokenizer_main
+
+        return tokenizer_main(sys.argv[2:])
     args = _parser().parse_args()
     if args.command == "run":
         return _run(args)
