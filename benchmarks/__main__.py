@@ -34,8 +34,9 @@ def _duration(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the benchmarks and write benchmarks/results/")
     run.add_argument("--quick", action="store_true", help="1 round and a 2-minute soak")
@@ -43,15 +44,28 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--soak", type=_duration, help="streaming run length after warm-up (default 10m; --quick 2m)")
     run.add_argument("--rate", type=float, default=200.0, help="streaming produce rate, messages/s (default 200)")
     run.add_argument("--partitions", type=int, default=4, help="partitions of the benchmark topics (default 4)")
-    run.add_argument("--skip", action="append", default=[], choices=("throughput", "streaming", "peers", "flink"),
-                     help="leave a part out (repeatable)")
-    run.add_argument("--only", action="append", default=[], metavar="TEXT",
-                     help="only the throughput systems whose name contains TEXT (repeatable)")
+    run.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=("throughput", "streaming", "peers", "flink"),
+        help="leave a part out (repeatable)",
+    )
+    run.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="only the throughput systems whose name contains TEXT (repeatable)",
+    )
     run.add_argument("--bootstrap-servers", help="use this Kafka instead of starting one")
     run.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     run.add_argument("--keep-work", action="store_true", help="keep the work directory (logs, outputs of every run)")
-    commands.add_parser("tokenizer", help="the tokenizer alone: stock NLTK against the fast engine "
-                        "(speed, --exactness N, --worst-case; see benchmarks/tokenizer.py)")
+    commands.add_parser(
+        "tokenizer",
+        help="the tokenizer alone: stock NLTK against the fast engine "
+        "(speed, --exactness N, --worst-case; see benchmarks/tokenizer.py)",
+    )
     report = commands.add_parser("report", help="render RESULTS.md and the chart again from results.json")
     report.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     return parser
@@ -100,9 +114,13 @@ def _flink_cluster(systems, work_dir: Path, progress):
         yield None
         return
     try:
-        yield {"sets": [f"options.flink_master={cluster.flink_master}",
-                        f"options.environment_config={cluster.worker_pool_address}"],
-               "pids": [pid for pid in cluster.pids().values() if pid is not None]}
+        yield {
+            "sets": [
+                f"options.flink_master={cluster.flink_master}",
+                f"options.environment_config={cluster.worker_pool_address}",
+            ],
+            "pids": [pid for pid in cluster.pids().values() if pid is not None],
+        }
     finally:
         cluster.stop()
         progress("Flink cluster stopped.")
@@ -143,8 +161,19 @@ def _run(args) -> int:
             ensure_topic(bootstrap, empty_topic, args.partitions)
             progress(f"Loaded {delivered:,} messages into {topic} ({args.partitions} partitions)")
             quix = None if "peers" in args.skip else quix_python(progress)
-            ctx = Context(bootstrap, topic, empty_topic, corpus_path, work_dir, len(messages), expected_tokens,
-                          expected_pairs, window_s, out_of_orderness_s, quix)
+            ctx = Context(
+                bootstrap,
+                topic,
+                empty_topic,
+                corpus_path,
+                work_dir,
+                len(messages),
+                expected_tokens,
+                expected_pairs,
+                window_s,
+                out_of_orderness_s,
+                quix,
+            )
             systems = default_systems(quix)
             if "peers" in args.skip:
                 systems = [s for s in systems if s.group != "peer"]
@@ -156,19 +185,31 @@ def _run(args) -> int:
                 ctx.flink_cluster = cluster
                 results = run_throughput(ctx, systems, rounds, progress)
         if "streaming" not in args.skip:
-            streaming = run_streaming(bootstrap, [m.text.replace("\n", " ") for m in messages], work_dir,
-                                      duration_s=soak_s, rate=args.rate, partitions=args.partitions,
-                                      progress=progress)
+            streaming = run_streaming(
+                bootstrap,
+                [m.text.replace("\n", " ") for m in messages],
+                work_dir,
+                duration_s=soak_s,
+                rate=args.rate,
+                partitions=args.partitions,
+                progress=progress,
+            )
 
-    command = "python -m benchmarks run" + " ".join(
-        [""] + [a for a in sys.argv[2:] if not a.startswith("--bootstrap")])
+    command = "python -m benchmarks run" + " ".join([""] + [a for a in sys.argv[2:] if not a.startswith("--bootstrap")])
     meta = {
-        "command": command.strip(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command.strip(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
-                   f"{platform.system()} {platform.machine()}",
-        "corpus": corpus_name, "messages": len(messages), "expected_tokens": expected_tokens,
-        "expected_pairs": expected_pairs, "partitions": args.partitions, "span_s": span_s, "window_s": window_s,
-        "out_of_orderness_s": out_of_orderness_s, "rounds": rounds,
+        f"{platform.system()} {platform.machine()}",
+        "corpus": corpus_name,
+        "messages": len(messages),
+        "expected_tokens": expected_tokens,
+        "expected_pairs": expected_pairs,
+        "partitions": args.partitions,
+        "span_s": span_s,
+        "window_s": window_s,
+        "out_of_orderness_s": out_of_orderness_s,
+        "rounds": rounds,
         "punkt": "installed punkt_tab model" if punkt_installed() else "no punkt_tab data here: untrained Punkt",
     }
     markdown = write_report(args.results_dir, meta, results, streaming)

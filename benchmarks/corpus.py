@@ -16,15 +16,26 @@ from typing import Iterable, NamedTuple
 
 from pipeline.devtools.producer import Message, ensure_topic, produce_messages
 
-__all__ = ["CorpusMessage", "FORTUNES_DIR", "expected_counts", "load_corpus", "produce_corpus", "read_corpus", "stamp",
-           "window_start_ms", "write_corpus"]
+__all__ = [
+    "CorpusMessage",
+    "FORTUNES_DIR",
+    "expected_counts",
+    "load_corpus",
+    "produce_corpus",
+    "read_corpus",
+    "stamp",
+    "window_start_ms",
+    "write_corpus",
+]
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 _GENERATED_MESSAGES = 15000
-_WORDS = ("the of and to in a is that for it as was with be by on not he this are or his from at which but have "
-          "an they you were her she there been one all we their has would when if so no will more can who said "
-          "stream window token count kafka beam pipeline watermark late early pane record message partition "
-          "offset event time processing runner worker bundle shuffle combine accumulate").split()
+_WORDS = (
+    "the of and to in a is that for it as was with be by on not he this are or his from at which but have "
+    "an they you were her she there been one all we their has would when if so no will more can who said "
+    "stream window token count kafka beam pipeline watermark late early pane record message partition "
+    "offset event time processing runner worker bundle shuffle combine accumulate"
+).split()
 
 
 class CorpusMessage(NamedTuple):

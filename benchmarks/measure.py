@@ -166,8 +166,8 @@ def run_measured(
     with open(log_path, "wb") as log, open(stdout_path or os.devnull, "wb") as out:
         started = time.monotonic()
         process = subprocess.Popen(
-            list(command), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=out if stdout_path else log, stderr=log)
+            list(command), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out if stdout_path else log, stderr=log
+        )
         sampler = TreeSampler(process.pid, interval_s, extra_pids)
         sampler.start()
         try:

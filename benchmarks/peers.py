@@ -33,8 +33,12 @@ def quix_python(progress=print) -> Optional[str]:
     try:
         if not python.exists():
             venv.EnvBuilder(with_pip=True).create(home)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        *QUIX_REQUIREMENTS], check=True, stdin=subprocess.DEVNULL, timeout=900)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *QUIX_REQUIREMENTS],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            timeout=900,
+        )
     except (OSError, subprocess.SubprocessError) as e:
         print(f"warning: cannot prepare Quix Streams ({e}); its row is not measured", file=sys.stderr)
         return None

@@ -35,26 +35,65 @@ _MODES = ("off", "plain", "terminal")
 def _produce(bootstrap: str, topic: str, messages: int) -> None:
     now = datetime.now(timezone.utc)
     iso = "%Y-%m-%dT%H:%M:%SZ"
-    subprocess.run([sys.executable, "-m", "pipeline", "produce", "--bootstrap-servers", bootstrap, "--topic", topic,
-                    "--partitions", "3", "--count", str(messages), "--keys", "4", "--timestamps", "spread",
-                    "--start", (now - timedelta(minutes=20)).strftime(iso),
-                    "--end", (now - timedelta(minutes=5)).strftime(iso)],
-                   cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "produce",
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic",
+            topic,
+            "--partitions",
+            "3",
+            "--count",
+            str(messages),
+            "--keys",
+            "4",
+            "--timestamps",
+            "spread",
+            "--start",
+            (now - timedelta(minutes=20)).strftime(iso),
+            "--end",
+            (now - timedelta(minutes=5)).strftime(iso),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
 
 
 def _run_once(mode: str, bootstrap: str, topic: str, out: Path) -> tuple[float, float]:
     """(job seconds, wall seconds) of one bounded run."""
     group = f"{topic}-{uuid.uuid4().hex[:6]}"
-    command = [sys.executable, "-m", "pipeline", "run", "--config", "run_configs/direct.yaml",
-               "--set", "source.stop=latest", "--set", f"source.bootstrap_servers={bootstrap}",
-               "--set", f"source.topics=[{topic}]", "--set", f"source.group_id={group}",
-               "--set", "sink.type=jsonl", "--set", f"sink.path={out}"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--config",
+        "run_configs/direct.yaml",
+        "--set",
+        "source.stop=latest",
+        "--set",
+        f"source.bootstrap_servers={bootstrap}",
+        "--set",
+        f"source.topics=[{topic}]",
+        "--set",
+        f"source.group_id={group}",
+        "--set",
+        "sink.type=jsonl",
+        "--set",
+        f"sink.path={out}",
+    ]
     env = dict(os.environ, BEAM_TOKEN_COUNTS_PROGRESS="off" if mode == "off" else "auto")
     started = time.monotonic()
     if mode == "terminal":
         leader, follower = pty.openpty()
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=follower,
-                                   stderr=follower)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower
+        )
         os.close(follower)
         chunks = []
         ended = None
@@ -88,8 +127,11 @@ def _run_once(mode: str, bootstrap: str, topic: str, out: Path) -> tuple[float, 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.progress_overhead", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.progress_overhead",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
@@ -103,16 +145,19 @@ def main(argv=None) -> int:
             out = args.work_dir / f"{topic}-{mode}-{round_}.jsonl"
             times[mode].append(_run_once(mode, args.bootstrap_servers, topic, out))
             out.unlink(missing_ok=True)
-            print(f"round {round_ + 1} {mode}: job {times[mode][-1][0]:.1f}s, wall {times[mode][-1][1]:.1f}s",
-                  flush=True)
+            print(
+                f"round {round_ + 1} {mode}: job {times[mode][-1][0]:.1f}s, wall {times[mode][-1][1]:.1f}s", flush=True
+            )
     print(f"\n{args.messages:,} messages, {args.rounds} rounds, medians:")
     print("| progress | job s (finished in) | wall s | job s, each round |")
     print("|---|---:|---:|---|")
     for mode in _MODES:
         jobs = [job for job, _ in times[mode]]
         walls = [wall for _, wall in times[mode]]
-        print(f"| {mode} | {statistics.median(jobs):.1f} | {statistics.median(walls):.1f} | "
-              f"{', '.join(f'{j:.1f}' for j in jobs)} |")
+        print(
+            f"| {mode} | {statistics.median(jobs):.1f} | {statistics.median(walls):.1f} | "
+            f"{', '.join(f'{j:.1f}' for j in jobs)} |"
+        )
     return 0
 
 

@@ -79,11 +79,14 @@ class StreamingResult:
 
     def summary(self) -> dict:
         return {
-            "latency_p50_s": self.percentile(50), "latency_p99_s": self.percentile(99),
+            "latency_p50_s": self.percentile(50),
+            "latency_p99_s": self.percentile(99),
             "latency_max_s": max(self.latencies_s) if self.latencies_s else None,
             "latency_mean_s": statistics.mean(self.latencies_s) if self.latencies_s else None,
-            "on_time_panes": len(self.latencies_s), "rss_start_mb": self.rss_at(0),
-            "rss_1min_mb": self.rss_at(60), "rss_end_mb": self.rss_at(self.duration_s),
+            "on_time_panes": len(self.latencies_s),
+            "rss_start_mb": self.rss_at(0),
+            "rss_1min_mb": self.rss_at(60),
+            "rss_end_mb": self.rss_at(self.duration_s),
             "covered_s": self.covered_s,
         }
 
@@ -134,8 +137,9 @@ class _Tail(threading.Thread):
         self.join()
 
 
-def _produce_steadily(bootstrap: str, topic: str, texts: list, rate: float, stop: threading.Event,
-                      counter: dict) -> None:
+def _produce_steadily(
+    bootstrap: str, topic: str, texts: list, rate: float, stop: threading.Event, counter: dict
+) -> None:
     def messages():
         for i, text in enumerate(itertools.cycle(texts)):
             if stop.is_set():
@@ -149,9 +153,20 @@ def _produce_steadily(bootstrap: str, topic: str, texts: list, rate: float, stop
         counter["error"] = repr(e)
 
 
-def run_streaming(bootstrap: str, texts: list, work_dir: Path, *, duration_s: float, rate: float = 200.0,
-                  window_s: float = 2.0, out_of_orderness_s: float = 1.0, warmup_s: float = 20.0,
-                  partitions: int = 4, config: str = "direct.yaml", progress=print) -> StreamingResult:
+def run_streaming(
+    bootstrap: str,
+    texts: list,
+    work_dir: Path,
+    *,
+    duration_s: float,
+    rate: float = 200.0,
+    window_s: float = 2.0,
+    out_of_orderness_s: float = 1.0,
+    warmup_s: float = 20.0,
+    partitions: int = 4,
+    config: str = "direct.yaml",
+    progress=print,
+) -> StreamingResult:
     """One unbounded run of `duration_s` (+ warm-up) at `rate` messages/s; latency and RSS."""
     topic = f"bench-stream-{uuid.uuid4().hex[:8]}"
     ensure_topic(bootstrap, topic, partitions)
@@ -160,24 +175,37 @@ def run_streaming(bootstrap: str, texts: list, work_dir: Path, *, duration_s: fl
     out = run_dir / f"{topic}.jsonl"
     result = StreamingResult(config, duration_s, rate, window_s, out_of_orderness_s, warmup_s)
     sets = {
-        "source.bootstrap_servers": bootstrap, "source.topics": f"[{topic}]",
-        "source.group_id": f"bench-{uuid.uuid4().hex[:8]}", "source.start": "earliest",
+        "source.bootstrap_servers": bootstrap,
+        "source.topics": f"[{topic}]",
+        "source.group_id": f"bench-{uuid.uuid4().hex[:8]}",
+        "source.start": "earliest",
         "source.max_out_of_orderness": f"{out_of_orderness_s}s",
-        "window": f"{{type: fixed, size: {window_s}s}}", "sink": f"{{type: jsonl, path: {out}}}",
-        "dead_letter": f"{{type: jsonl, path: {out}.dead}}", "late_records": f"{{type: jsonl, path: {out}.late}}",
+        "window": f"{{type: fixed, size: {window_s}s}}",
+        "sink": f"{{type: jsonl, path: {out}}}",
+        "dead_letter": f"{{type: jsonl, path: {out}.dead}}",
+        "late_records": f"{{type: jsonl, path: {out}.late}}",
         # Beam's PortableRunner opens the job's state stream with job_server_timeout (300 s by default) as
         # its gRPC deadline, so a longer run dies with DEADLINE_EXCEEDED after 5 minutes (apache/beam#35867).
         "options.job_server_timeout": str(int(duration_s + warmup_s + 3600)),
     }
-    argv = [sys.executable, "-m", "pipeline", "run", "--config", str(REPO / "run_configs" / config),
-            "--duration", f"{duration_s + warmup_s + 10:.0f}s"]
+    argv = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--config",
+        str(REPO / "run_configs" / config),
+        "--duration",
+        f"{duration_s + warmup_s + 10:.0f}s",
+    ]
     for key, value in sets.items():
         argv += ["--set", f"{key}={value}"]
 
     stop_producing = threading.Event()
     produced: dict = {}
-    producer = threading.Thread(target=_produce_steadily, args=(bootstrap, topic, texts, rate, stop_producing,
-                                                                 produced), daemon=True)
+    producer = threading.Thread(
+        target=_produce_steadily, args=(bootstrap, topic, texts, rate, stop_producing, produced), daemon=True
+    )
     tail = _Tail(out)
     launched_at = time.time()
 
@@ -189,17 +217,27 @@ def run_streaming(bootstrap: str, texts: list, work_dir: Path, *, duration_s: fl
         while process.poll() is None and time.time() < deadline + 150:
             time.sleep(0.5)
             if time.time() >= next_report:
-                progress(f"  streaming: {time.time() - launched_at:.0f}s, {len(tail.lines)} rows, "
-                         f"{produced.get('sent', 0)} messages sent")
+                progress(
+                    f"  streaming: {time.time() - launched_at:.0f}s, {len(tail.lines)} rows, "
+                    f"{produced.get('sent', 0)} messages sent"
+                )
                 next_report += 60
         stop_producing.set()
 
-    progress(f"  streaming run: {duration_s:.0f}s (+{warmup_s:.0f}s warm-up) at {rate:g} messages/s, "
-             f"{window_s:g}s windows, max_out_of_orderness {out_of_orderness_s:g}s")
+    progress(
+        f"  streaming run: {duration_s:.0f}s (+{warmup_s:.0f}s warm-up) at {rate:g} messages/s, "
+        f"{window_s:g}s windows, max_out_of_orderness {out_of_orderness_s:g}s"
+    )
     try:
-        measured = run_measured(argv, log_path=run_dir / "log.txt", env={**os.environ, "PYTHONPATH": str(REPO)},
-                                cwd=REPO, timeout_s=duration_s + warmup_s + 300, interval_s=2.0,
-                                while_running=while_running)
+        measured = run_measured(
+            argv,
+            log_path=run_dir / "log.txt",
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=REPO,
+            timeout_s=duration_s + warmup_s + 300,
+            interval_s=2.0,
+            while_running=while_running,
+        )
         result.returncode, result.cpu_s = measured.returncode, measured.cpu_s
         result.rss_samples = measured.rss_samples
     except TimeoutError as e:

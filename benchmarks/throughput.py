@@ -113,65 +113,140 @@ def _pipeline_command(config: str, *sets: str, cluster: bool = False) -> Callabl
 def _config_system(name: str, config: str, note: str, *sets: str, cluster: bool = False) -> System:
     path = REPO / "run_configs" / config
     unavailable = None if path.is_file() else f"run_configs/{config} does not exist yet"
-    return System(name, "pipeline", _pipeline_command(config, *sets, cluster=cluster), note=note,
-                  unavailable=unavailable, uses_cluster=cluster)
+    return System(
+        name,
+        "pipeline",
+        _pipeline_command(config, *sets, cluster=cluster),
+        note=note,
+        unavailable=unavailable,
+        uses_cluster=cluster,
+    )
 
 
 def default_systems(quix_python: Optional[str]) -> list[System]:
     """The systems of the table, in order."""
+
     def source(ctx, topic, out):
-        return Command(_python_module("benchmarks.systems.source_limit", "--bootstrap-servers",
-                                      ctx.bootstrap_servers, "--topic", topic))
+        return Command(
+            _python_module(
+                "benchmarks.systems.source_limit", "--bootstrap-servers", ctx.bootstrap_servers, "--topic", topic
+            )
+        )
 
     def tokenizer(processes: int):
         def build(ctx, topic, out):
             limit = ["--limit", "0"] if topic == ctx.empty_topic else []
-            return Command(_python_module("benchmarks.systems.tokenizer_limit", "--corpus", str(ctx.corpus_path),
-                                          "--processes", str(processes), *limit))
+            return Command(
+                _python_module(
+                    "benchmarks.systems.tokenizer_limit",
+                    "--corpus",
+                    str(ctx.corpus_path),
+                    "--processes",
+                    str(processes),
+                    *limit,
+                )
+            )
+
         return build
 
     def baseline(ctx, topic, out):
-        return Command(_python_module("benchmarks.systems.baseline", "--bootstrap-servers", ctx.bootstrap_servers,
-                                      "--topic", topic, "--out", str(out), "--window-s", str(ctx.window_s),
-                                      "--out-of-orderness-s", str(ctx.out_of_orderness_s)))
+        return Command(
+            _python_module(
+                "benchmarks.systems.baseline",
+                "--bootstrap-servers",
+                ctx.bootstrap_servers,
+                "--topic",
+                topic,
+                "--out",
+                str(out),
+                "--window-s",
+                str(ctx.window_s),
+                "--out-of-orderness-s",
+                str(ctx.out_of_orderness_s),
+            )
+        )
 
     def quix(ctx, topic, out):
         state = ctx.work_dir / f"quix-state-{uuid.uuid4().hex[:8]}"
-        return Command([ctx.quix_python, str(REPO / "benchmarks" / "systems" / "quix_app.py"),
-                        "--bootstrap-servers", ctx.bootstrap_servers, "--topic", topic, "--out", str(out),
-                        "--state-dir", str(state), "--window-s", str(ctx.window_s),
-                        "--out-of-orderness-s", str(ctx.out_of_orderness_s)])
+        return Command(
+            [
+                ctx.quix_python,
+                str(REPO / "benchmarks" / "systems" / "quix_app.py"),
+                "--bootstrap-servers",
+                ctx.bootstrap_servers,
+                "--topic",
+                topic,
+                "--out",
+                str(out),
+                "--state-dir",
+                str(state),
+                "--window-s",
+                str(ctx.window_s),
+                "--out-of-orderness-s",
+                str(ctx.out_of_orderness_s),
+            ]
+        )
 
     def bytewax(ctx, topic, out):
-        env = {"BENCH_BOOTSTRAP": ctx.bootstrap_servers, "BENCH_TOPIC": topic, "BENCH_WINDOW_S": str(ctx.window_s),
-               "BENCH_OUT_OF_ORDERNESS_S": str(ctx.out_of_orderness_s)}
+        env = {
+            "BENCH_BOOTSTRAP": ctx.bootstrap_servers,
+            "BENCH_TOPIC": topic,
+            "BENCH_WINDOW_S": str(ctx.window_s),
+            "BENCH_OUT_OF_ORDERNESS_S": str(ctx.out_of_orderness_s),
+        }
         return Command(_python_module("bytewax.run", "benchmarks.systems.bytewax_flow:flow"), env, True)
 
     import importlib.util
 
-    bytewax_missing = (None if importlib.util.find_spec("bytewax") else
-                       "bytewax is not installed (pip install -e '.[bench]')")
+    bytewax_missing = (
+        None if importlib.util.find_spec("bytewax") else "bytewax is not installed (pip install -e '.[bench]')"
+    )
 
     return [
         System("source limit: confluent-kafka consume only", "limit", source, counts=False),
-        System("compute limit: NLTK tokenizer, 1 process", "limit", tokenizer(1), counts=False,
-               note="no Kafka: corpus file"),
-        System("compute limit: NLTK tokenizer, 2 processes", "limit", tokenizer(2), counts=False,
-               note="no Kafka: corpus file"),
+        System(
+            "compute limit: NLTK tokenizer, 1 process",
+            "limit",
+            tokenizer(1),
+            counts=False,
+            note="no Kafka: corpus file",
+        ),
+        System(
+            "compute limit: NLTK tokenizer, 2 processes",
+            "limit",
+            tokenizer(2),
+            counts=False,
+            note="no Kafka: corpus file",
+        ),
         System("baseline: consumer loop + dict per window", "baseline", baseline, note="1 process"),
         _config_system("pipeline: DirectRunner (on Prism)", "direct.yaml", "direct.yaml"),
         _config_system("pipeline: PrismRunner", "prism.yaml", "prism.yaml"),
         # A bounded job that asks for worker processes runs on Beam's FnApiRunner, one per core here.
-        _config_system("pipeline: DirectRunner, a worker process per core (FnApiRunner)", "direct.yaml",
-                       "direct.yaml + options.direct_num_workers=0 (one per core)", "options.direct_num_workers=0"),
-        _config_system("pipeline: FlinkRunner embedded", "flink-local.yaml", "flink-local.yaml (parallelism 2, LOOPBACK)"),
-        _config_system("pipeline: FlinkRunner cluster", "flink-cluster.yaml",
-                       "flink-cluster.yaml (parallelism 2, worker pool); CPU and RSS include the cluster",
-                       cluster=True),
-        System("peer: Quix Streams 3.28", "peer", quix, note="own venv; group_by + tumbling_window().sum()",
-               unavailable=None if quix_python else "Quix Streams environment could not be prepared"),
-        System("peer: Bytewax 0.21", "peer", bytewax, note="1 worker; flat_map + count_window",
-               unavailable=bytewax_missing),
+        _config_system(
+            "pipeline: DirectRunner, a worker process per core (FnApiRunner)",
+            "direct.yaml",
+            "direct.yaml + options.direct_num_workers=0 (one per core)",
+            "options.direct_num_workers=0",
+        ),
+        _config_system(
+            "pipeline: FlinkRunner embedded", "flink-local.yaml", "flink-local.yaml (parallelism 2, LOOPBACK)"
+        ),
+        _config_system(
+            "pipeline: FlinkRunner cluster",
+            "flink-cluster.yaml",
+            "flink-cluster.yaml (parallelism 2, worker pool); CPU and RSS include the cluster",
+            cluster=True,
+        ),
+        System(
+            "peer: Quix Streams 3.28",
+            "peer",
+            quix,
+            note="own venv; group_by + tumbling_window().sum()",
+            unavailable=None if quix_python else "Quix Streams environment could not be prepared",
+        ),
+        System(
+            "peer: Bytewax 0.21", "peer", bytewax, note="1 worker; flat_map + count_window", unavailable=bytewax_missing
+        ),
     ]
 
 
@@ -200,7 +275,7 @@ def _result_line(log: Path) -> dict:
         return {}
     for line in reversed(log.read_text(errors="replace").splitlines()):
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     return {}
 
 
@@ -212,11 +287,23 @@ def _run_once(system: System, ctx: Context, topic: str, tag: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO), **command.env}
     log = run_dir / "log.txt"
     extra_pids = ctx.flink_cluster["pids"] if system.uses_cluster and ctx.flink_cluster else ()
-    measured = run_measured(command.argv, log_path=log, env=env, cwd=REPO, extra_pids=extra_pids,
-                            stdout_path=out if command.stdout_to_output else run_dir / "stdout.txt")
+    measured = run_measured(
+        command.argv,
+        log_path=log,
+        env=env,
+        cwd=REPO,
+        extra_pids=extra_pids,
+        stdout_path=out if command.stdout_to_output else run_dir / "stdout.txt",
+    )
     stdout_result = _result_line(run_dir / "stdout.txt") or _result_line(log)
-    run = {"wall_s": measured.wall_s, "cpu_s": measured.cpu_s, "peak_rss_mb": measured.peak_rss_bytes / 2**20,
-           "returncode": measured.returncode, "log": str(log), **{f"reported_{k}": v for k, v in stdout_result.items()}}
+    run = {
+        "wall_s": measured.wall_s,
+        "cpu_s": measured.cpu_s,
+        "peak_rss_mb": measured.peak_rss_bytes / 2**20,
+        "returncode": measured.returncode,
+        "log": str(log),
+        **{f"reported_{k}": v for k, v in stdout_result.items()},
+    }
     if system.counts:
         run["tokens"], run["pairs"] = _read_counts(out)
     elif "tokens" in stdout_result:
@@ -247,8 +334,10 @@ def run_throughput(ctx: Context, systems: list[System], rounds: int, progress=pr
                     progress(f"    failed: {run['error']}")
                     break
                 runs.append(run)
-                progress(f"    {run['wall_s']:.1f}s wall, {run['cpu_s']:.1f}s CPU, {run['peak_rss_mb']:.0f} MB peak RSS"
-                         + (f", {run['tokens']} tokens" if "tokens" in run else ""))
+                progress(
+                    f"    {run['wall_s']:.1f}s wall, {run['cpu_s']:.1f}s CPU, {run['peak_rss_mb']:.0f} MB peak RSS"
+                    + (f", {run['tokens']} tokens" if "tokens" in run else "")
+                )
     return list(results.values())
 
 

@@ -6,7 +6,7 @@
     python -m benchmarks tokenizer --all              # all three (about 30 minutes on 2 cores)
 
 Speed: each tokenizer with `engine="guarded"` (stock NLTK 3.10.4) and `engine="fast"`
-(transforms/fast_patterns.py) over every corpus message, in interleaved rounds; the figure is
+(transforms/text/fast_patterns.py) over every corpus message, in interleaved rounds; the figure is
 the best round's CPU time of this process (`time.process_time`), so other load on the machine
 moves it little. Both paths' tokens are compared on every message of every round.
 
@@ -57,6 +57,7 @@ def _progress(message: str) -> None:
 # Speed
 # ---------------------------------------------------------------------------------------------
 
+
 def _run(tokenize, texts) -> tuple:
     start = time.process_time()
     out = [tokenize(text) for text in texts]
@@ -67,7 +68,7 @@ def speed(texts: list, rounds: int, chunk: int = 250) -> list:
     """Each round goes through the corpus in chunks of `chunk` messages, each chunk timed on both
     paths back to back (which one first alternates), so that load from other processes falls on
     both alike; a round's time is the sum over its chunks. Best and median round are reported."""
-    from transforms.tokenizers import make_tokenizer
+    from transforms.text.tokenizers import make_tokenizer
 
     rows = []
     for label, options in SPEED_VARIANTS:
@@ -80,7 +81,7 @@ def speed(texts: list, rounds: int, chunk: int = 250) -> list:
         for round_ in range(rounds):
             round_stock = round_fast = 0.0
             for i, start in enumerate(range(0, len(texts), chunk)):
-                part = texts[start:start + chunk]
+                part = texts[start : start + chunk]
                 if (i + round_) % 2:
                     fast_time, got = _run(fast, part)
                     stock_time, expected = _run(stock, part)
@@ -92,23 +93,33 @@ def speed(texts: list, rounds: int, chunk: int = 250) -> list:
                 mismatches += sum(a != b for a, b in zip(expected, got))
             stock_s.append(round_stock)
             fast_s.append(round_fast)
-        row = {"tokenizer": label, "messages": len(texts), "rounds": rounds,
-               "stock_msg_s": len(texts) / min(stock_s), "fast_msg_s": len(texts) / min(fast_s),
-               "stock_us_per_msg": 1e6 * min(stock_s) / len(texts), "fast_us_per_msg": 1e6 * min(fast_s) / len(texts),
-               "speedup": min(stock_s) / min(fast_s),
-               "speedup_median": statistics.median(s / f for s, f in zip(stock_s, fast_s)),
-               "speedups": [s / f for s, f in zip(stock_s, fast_s)],
-               "mismatches": mismatches, "fast_path_share": fast.fast / max(1, fast.fast + fast.guarded)}
+        row = {
+            "tokenizer": label,
+            "messages": len(texts),
+            "rounds": rounds,
+            "stock_msg_s": len(texts) / min(stock_s),
+            "fast_msg_s": len(texts) / min(fast_s),
+            "stock_us_per_msg": 1e6 * min(stock_s) / len(texts),
+            "fast_us_per_msg": 1e6 * min(fast_s) / len(texts),
+            "speedup": min(stock_s) / min(fast_s),
+            "speedup_median": statistics.median(s / f for s, f in zip(stock_s, fast_s)),
+            "speedups": [s / f for s, f in zip(stock_s, fast_s)],
+            "mismatches": mismatches,
+            "fast_path_share": fast.fast / max(1, fast.fast + fast.guarded),
+        }
         rows.append(row)
-        _progress(f"  {label}: stock {row['stock_msg_s']:,.0f} msg/s, fast {row['fast_msg_s']:,.0f} msg/s, "
-                  f"x{row['speedup']:.2f} (median round x{row['speedup_median']:.2f}, rounds "
-                  f"{', '.join(f'{x:.2f}' for x in row['speedups'])}), {mismatches} mismatches")
+        _progress(
+            f"  {label}: stock {row['stock_msg_s']:,.0f} msg/s, fast {row['fast_msg_s']:,.0f} msg/s, "
+            f"x{row['speedup']:.2f} (median round x{row['speedup_median']:.2f}, rounds "
+            f"{', '.join(f'{x:.2f}' for x in row['speedups'])}), {mismatches} mismatches"
+        )
     return rows
 
 
 # ---------------------------------------------------------------------------------------------
 # Exactness
 # ---------------------------------------------------------------------------------------------
+
 
 def _generated(count: int, batch: int = 5000) -> list:
     """`count` texts from tests/tokenizer_cases.TEXTS, drawn by hypothesis in runs of `batch`
@@ -121,8 +132,13 @@ def _generated(count: int, batch: int = 5000) -> list:
     while len(texts) < count:
         before = len(texts)
 
-        @settings(max_examples=min(batch, count - len(texts)), deadline=None, database=None,
-                  phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=min(batch, count - len(texts)),
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(TEXTS)
         def collect(text):
             texts.append(text)
@@ -147,8 +163,13 @@ def exactness(corpus: list, generated: int) -> list:
     texts = _generated(generated)
     rows = []
     for variant in variants(installed_punkt=True):
-        row = {"tokenizer": variant.name, "corpus": len(corpus), "generated": len(texts), "mismatches": 0,
-               "examples": []}
+        row = {
+            "tokenizer": variant.name,
+            "corpus": len(corpus),
+            "generated": len(texts),
+            "mismatches": 0,
+            "examples": [],
+        }
         before = variant.fast.fast, variant.fast.guarded
         for text in [*corpus, *texts]:
             if outcome(variant.fast, text) != outcome(variant.stock, text):
@@ -158,8 +179,10 @@ def exactness(corpus: list, generated: int) -> list:
         row["fast_path"] = variant.fast.fast - before[0]
         row["guarded_path"] = variant.fast.guarded - before[1]
         rows.append(row)
-        _progress(f"  {variant.name}: {row['corpus'] + row['generated']:,} cases, {row['mismatches']} mismatches, "
-                  f"{row['fast_path']:,} on the fast path, {row['guarded_path']:,} routed to the guarded path")
+        _progress(
+            f"  {variant.name}: {row['corpus'] + row['generated']:,} cases, {row['mismatches']} mismatches, "
+            f"{row['fast_path']:,} on the fast path, {row['guarded_path']:,} routed to the guarded path"
+        )
     return rows
 
 
@@ -167,10 +190,63 @@ def exactness(corpus: list, generated: int) -> list:
 # Worst case
 # ---------------------------------------------------------------------------------------------
 
-_SPECIAL = ("a.", ". ", '."', "'s ", "a'", "''", "``", "--", "((", "))", "(a", "[(", "\"'", "'\"", "a ", "1.",
-            "1,", ". .", "a.b", "@a", "#a", "a@", ":)", "&#", "&a", "1 ", "1-", "a-", "a'b", "é", "“", "’", "«»",
-            "—", "😀", "👍🏽", "\u200d", ".\n", " \n", "\n\n", "a\n", "http://a", "www.a.", "a.co", "+1 ", "(1",
-            "@a_", "#_", "<a", "-->", ":-", "a:", ",a", "?!", "...")
+_SPECIAL = (
+    "a.",
+    ". ",
+    '."',
+    "'s ",
+    "a'",
+    "''",
+    "``",
+    "--",
+    "((",
+    "))",
+    "(a",
+    "[(",
+    "\"'",
+    "'\"",
+    "a ",
+    "1.",
+    "1,",
+    ". .",
+    "a.b",
+    "@a",
+    "#a",
+    "a@",
+    ":)",
+    "&#",
+    "&a",
+    "1 ",
+    "1-",
+    "a-",
+    "a'b",
+    "é",
+    "“",
+    "’",
+    "«»",
+    "—",
+    "😀",
+    "👍🏽",
+    "\u200d",
+    ".\n",
+    " \n",
+    "\n\n",
+    "a\n",
+    "http://a",
+    "www.a.",
+    "a.co",
+    "+1 ",
+    "(1",
+    "@a_",
+    "#_",
+    "<a",
+    "-->",
+    ":-",
+    "a:",
+    ",a",
+    "?!",
+    "...",
+)
 
 
 def adversarial(size: int) -> list:
@@ -180,19 +256,26 @@ def adversarial(size: int) -> list:
     texts = []
     for unit in units:
         run = (unit * (size // len(unit) + 1))[:size]
-        texts += [(f"run {unit!r}", run), (f"run {unit!r} + 'x'", run[:-1] + "x"),
-                  (f"run {unit!r} + '.\\n'", run[:-2] + ".\n")]
+        texts += [
+            (f"run {unit!r}", run),
+            (f"run {unit!r} + 'x'", run[:-1] + "x"),
+            (f"run {unit!r} + '.\\n'", run[:-2] + ".\n"),
+        ]
     half = size // 2
     texts += [
-        ("nested ( )", "(" * half + ")" * half), ("nested [ { < > } ]", ("[{<" * size)[:half] + (">}]" * size)[:half]),
+        ("nested ( )", "(" * half + ")" * half),
+        ("nested [ { < > } ]", ("[{<" * size)[:half] + (">}]" * size)[:half]),
         ("nested quotes", ("\"'" * size)[:half] + ("'\"" * size)[:half]),
         ("nested curly quotes", ("“‘" * size)[:half] + ("’”" * size)[:half]),
         ("nested ``''", ("``" * size)[:half] + ("''" * size)[:half]),
         ("url, open parens", ("http://a.com/" + "(" * size)[:size]),
         ("url, (a repeated", ("http://a.com/" + "(a" * size)[:size]),
-        ("words and dots", ("ab. " * size)[:size]), ("initials", ("A. " * size)[:size]),
-        ("abbreviation soup", ("Dr. e.g. U.S. " * size)[:size]), ("digits and spaces", ("1 " * size)[:size]),
-        ("phone-like", ("555 123 " * size)[:size]), ("emails", ("a.b@c.d " * size)[:size]),
+        ("words and dots", ("ab. " * size)[:size]),
+        ("initials", ("A. " * size)[:size]),
+        ("abbreviation soup", ("Dr. e.g. U.S. " * size)[:size]),
+        ("digits and spaces", ("1 " * size)[:size]),
+        ("phone-like", ("555 123 " * size)[:size]),
+        ("emails", ("a.b@c.d " * size)[:size]),
     ]
     return texts
 
@@ -220,8 +303,8 @@ def _timed(call, *args) -> float:
 
 
 def worst_case(size: int) -> dict:
-    from transforms import fast_patterns
-    from transforms.tokenizers import make_tokenizer
+    from transforms.text import fast_patterns
+    from transforms.text.tokenizers import make_tokenizer
 
     inputs = adversarial(size)
     tokenizer_rows = []
@@ -234,10 +317,20 @@ def worst_case(size: int) -> dict:
         for input_name, text in inputs:
             worst_fast = max(worst_fast, (_timed(fast, text), input_name))
             worst_stock = max(worst_stock, (_timed(stock, text), input_name))
-        tokenizer_rows.append({"tokenizer": label, "size": size, "fast_s": worst_fast[0], "fast_input": worst_fast[1],
-                               "stock_s": worst_stock[0], "stock_input": worst_stock[1]})
-        _progress(f"  {label}: worst fast {worst_fast[0]:.3f} s ({worst_fast[1]}), "
-                  f"stock {worst_stock[0]:.3f} s ({worst_stock[1]})")
+        tokenizer_rows.append(
+            {
+                "tokenizer": label,
+                "size": size,
+                "fast_s": worst_fast[0],
+                "fast_input": worst_fast[1],
+                "stock_s": worst_stock[0],
+                "stock_input": worst_stock[1],
+            }
+        )
+        _progress(
+            f"  {label}: worst fast {worst_fast[0]:.3f} s ({worst_fast[1]}), "
+            f"stock {worst_stock[0]:.3f} s ({worst_stock[1]})"
+        )
     pattern_rows = []
     for location, guarded in fast_patterns.nltk_fixed_patterns().items():
         fast = fast_patterns.fast_pattern(guarded)
@@ -246,10 +339,20 @@ def worst_case(size: int) -> dict:
         for input_name, text in inputs:
             worst_fast = max(worst_fast, (_timed(call, fast, text), input_name))
             worst_stock = max(worst_stock, (_timed(call, guarded, text), input_name))
-        pattern_rows.append({"pattern": location, "size": size, "fast_s": worst_fast[0], "fast_input": worst_fast[1],
-                             "stock_s": worst_stock[0], "stock_input": worst_stock[1]})
-        _progress(f"  {location}: worst fast {worst_fast[0]:.3f} s ({worst_fast[1]}), "
-                  f"stock {worst_stock[0]:.3f} s ({worst_stock[1]})")
+        pattern_rows.append(
+            {
+                "pattern": location,
+                "size": size,
+                "fast_s": worst_fast[0],
+                "fast_input": worst_fast[1],
+                "stock_s": worst_stock[0],
+                "stock_input": worst_stock[1],
+            }
+        )
+        _progress(
+            f"  {location}: worst fast {worst_fast[0]:.3f} s ({worst_fast[1]}), "
+            f"stock {worst_stock[0]:.3f} s ({worst_stock[1]})"
+        )
     return {"size": size, "inputs": len(inputs), "tokenizers": tokenizer_rows, "patterns": pattern_rows}
 
 
@@ -257,52 +360,76 @@ def worst_case(size: int) -> dict:
 # Report
 # ---------------------------------------------------------------------------------------------
 
+
 def render(results: dict) -> str:
     def stamp(part: str) -> list:
         meta = results.get(f"{part}_meta", results["meta"])
-        return [f"{meta['date']}, `{meta['command']}`, {meta['machine']}; corpus: {meta['corpus']} "
-                f"({meta['messages']:,} messages); NLTK {meta['nltk']}, regex {meta['regex']}, "
-                f"Python {meta['python']}, MAX_FAST_CHARS {meta.get('max_fast_chars')}.", ""]
+        return [
+            f"{meta['date']}, `{meta['command']}`, {meta['machine']}; corpus: {meta['corpus']} "
+            f"({meta['messages']:,} messages); NLTK {meta['nltk']}, regex {meta['regex']}, "
+            f"Python {meta['python']}, MAX_FAST_CHARS {meta.get('max_fast_chars')}.",
+            "",
+        ]
 
     lines = ["# The tokenizer alone: stock NLTK against the fast engine", ""]
     if results.get("speed"):
-        lines += ["## Speed (one process, one core; CPU time, both paths timed on the same chunks of 250 "
-                  "messages)", "", *stamp("speed"),
-                  "| tokenizer | stock NLTK msg/s (best round) | fast msg/s (best round) | speed-up (best rounds) | "
-                  "(median of rounds) | fast path | "
-                  "tokens differing |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "## Speed (one process, one core; CPU time, both paths timed on the same chunks of 250 messages)",
+            "",
+            *stamp("speed"),
+            "| tokenizer | stock NLTK msg/s (best round) | fast msg/s (best round) | speed-up (best rounds) | "
+            "(median of rounds) | fast path | "
+            "tokens differing |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for row in results["speed"]:
-            lines.append(f"| {row['tokenizer']} | {row['stock_msg_s']:,.0f} | {row['fast_msg_s']:,.0f} | "
-                         f"{row['speedup']:.2f}x | {row['speedup_median']:.2f}x | {row['fast_path_share']:.1%} | "
-                         f"{row['mismatches']} |")
+            lines.append(
+                f"| {row['tokenizer']} | {row['stock_msg_s']:,.0f} | {row['fast_msg_s']:,.0f} | "
+                f"{row['speedup']:.2f}x | {row['speedup_median']:.2f}x | {row['fast_path_share']:.1%} | "
+                f"{row['mismatches']} |"
+            )
         lines.append("")
     if results.get("exactness"):
-        lines += ["## Exactness (fast against stock NLTK)", "", *stamp("exactness"),
-                  "| variant | corpus texts | generated texts | fast path | routed to guarded | differing |",
-                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            "## Exactness (fast against stock NLTK)",
+            "",
+            *stamp("exactness"),
+            "| variant | corpus texts | generated texts | fast path | routed to guarded | differing |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for row in results["exactness"]:
-            lines.append(f"| {row['tokenizer']} | {row['corpus']:,} | {row['generated']:,} | {row['fast_path']:,} | "
-                         f"{row['guarded_path']:,} | {row['mismatches']} |")
+            lines.append(
+                f"| {row['tokenizer']} | {row['corpus']:,} | {row['generated']:,} | {row['fast_path']:,} | "
+                f"{row['guarded_path']:,} | {row['mismatches']} |"
+            )
         lines.append("")
     if results.get("worst_case"):
         worst = results["worst_case"]
-        lines += [f"## Worst case on adversarial text ({worst['size']:,} characters, {worst['inputs']} inputs)", "",
-                  *stamp("worst_case"),
-                  "| tokenizer / pattern (NLTK's call) | fast s | its input | stock s | its input |",
-                  "|---|---:|---|---:|---|"]
+        lines += [
+            f"## Worst case on adversarial text ({worst['size']:,} characters, {worst['inputs']} inputs)",
+            "",
+            *stamp("worst_case"),
+            "| tokenizer / pattern (NLTK's call) | fast s | its input | stock s | its input |",
+            "|---|---:|---|---:|---|",
+        ]
         for row in worst["tokenizers"]:
-            lines.append(f"| **{row['tokenizer']}** | {row['fast_s']:.3f} | {row['fast_input']} | "
-                         f"{row['stock_s']:.3f} | {row['stock_input']} |")
+            lines.append(
+                f"| **{row['tokenizer']}** | {row['fast_s']:.3f} | {row['fast_input']} | "
+                f"{row['stock_s']:.3f} | {row['stock_input']} |"
+            )
         for row in worst["patterns"]:
-            lines.append(f"| {row['pattern']} | {row['fast_s']:.3f} | {row['fast_input']} | "
-                         f"{row['stock_s']:.3f} | {row['stock_input']} |")
+            lines.append(
+                f"| {row['pattern']} | {row['fast_s']:.3f} | {row['fast_input']} | "
+                f"{row['stock_s']:.3f} | {row['stock_input']} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks tokenizer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks tokenizer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5, help="speed rounds (default 5)")
     parser.add_argument("--exactness", type=int, metavar="N", help="differential sweep with N generated texts")
     parser.add_argument("--worst-case", action="store_true", help="adversarial inputs at MAX_FAST_CHARS")
@@ -315,15 +442,22 @@ def main(argv=None) -> int:
     import regex
 
     from benchmarks.corpus import load_corpus
-    from transforms import fast_patterns
+    from transforms.text import fast_patterns
 
     corpus_name, texts = load_corpus()
-    results = {"meta": {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python -m benchmarks tokenizer " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": f"{platform.machine()}, {platform.system()}", "corpus": corpus_name, "messages": len(texts),
-        "nltk": nltk.__version__, "regex": regex.__version__, "python": platform.python_version(),
-        "max_fast_chars": fast_patterns.MAX_FAST_CHARS}}
+    results = {
+        "meta": {
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "python -m benchmarks tokenizer " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "machine": f"{platform.machine()}, {platform.system()}",
+            "corpus": corpus_name,
+            "messages": len(texts),
+            "nltk": nltk.__version__,
+            "regex": regex.__version__,
+            "python": platform.python_version(),
+            "max_fast_chars": fast_patterns.MAX_FAST_CHARS,
+        }
+    }
     if not args.no_speed:
         _progress(f"Speed over {len(texts):,} messages, {args.rounds} rounds...")
         results["speed"] = speed(texts, args.rounds)

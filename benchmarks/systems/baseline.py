@@ -31,8 +31,13 @@ def main() -> None:
     delay_ms = int(args.out_of_orderness_s * 1000)
     tokenize = make_tokenize()
 
-    consumer = Consumer({"bootstrap.servers": args.bootstrap_servers, "group.id": f"baseline-{uuid.uuid4().hex[:8]}",
-                         "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": args.bootstrap_servers,
+            "group.id": f"baseline-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+        }
+    )
     remaining = {p: high for p, (low, high) in end_offsets(consumer, args.topic).items() if high > low}
     consumer.subscribe([args.topic])
     windows: dict[int, Counter] = defaultdict(Counter)

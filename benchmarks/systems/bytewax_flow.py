@@ -40,8 +40,9 @@ def _format(item) -> str:
 
 
 flow = Dataflow("token_counts")
-kafka = kop.input("kafka_in", flow, brokers=[os.environ["BENCH_BOOTSTRAP"]], topics=[os.environ["BENCH_TOPIC"]],
-                  tail=False)
+kafka = kop.input(
+    "kafka_in", flow, brokers=[os.environ["BENCH_BOOTSTRAP"]], topics=[os.environ["BENCH_TOPIC"]], tail=False
+)
 tokens = op.flat_map("tokenize", kafka.oks, _tokens)
 clock = EventClock(lambda item: item[1], wait_for_system_duration=_WAIT)
 windower = TumblingWindower(length=_WINDOW, align_to=_EPOCH)

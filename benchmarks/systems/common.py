@@ -32,14 +32,20 @@ def make_tokenize() -> Callable[[str], list]:
 
 def iso_ms(ms: int) -> str:
     """ISO-8601 UTC with milliseconds, as the pipeline writes window bounds."""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def count_row(window_start_ms: int, window_ms: int, token: str, count: int) -> str:
     """One count row as a JSON line (the fields of the pipeline's count rows that matter here)."""
-    return json.dumps({"kind": "count", "window_start": iso_ms(window_start_ms),
-                       "window_end": iso_ms(window_start_ms + window_ms), "token": token, "count": count})
+    return json.dumps(
+        {
+            "kind": "count",
+            "window_start": iso_ms(window_start_ms),
+            "window_end": iso_ms(window_start_ms + window_ms),
+            "token": token,
+            "count": count,
+        }
+    )
 
 
 def end_offsets(consumer, topic: str) -> dict:
@@ -48,8 +54,9 @@ def end_offsets(consumer, topic: str) -> dict:
 
     metadata = consumer.list_topics(topic, timeout=_METADATA_TIMEOUT_S)
     partitions = sorted(metadata.topics[topic].partitions)
-    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=_METADATA_TIMEOUT_S)
-            for p in partitions}
+    return {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=_METADATA_TIMEOUT_S) for p in partitions
+    }
 
 
 def report(**figures) -> None:

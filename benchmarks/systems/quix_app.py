@@ -40,8 +40,13 @@ def main() -> None:
     window_ms = int(args.window_s * 1000)
     tokenize = make_tokenize()
 
-    app = Application(broker_address=args.bootstrap_servers, consumer_group=f"quix-{uuid.uuid4().hex[:8]}",
-                      auto_offset_reset="earliest", state_dir=args.state_dir, loglevel="WARNING")
+    app = Application(
+        broker_address=args.bootstrap_servers,
+        consumer_group=f"quix-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        state_dir=args.state_dir,
+        loglevel="WARNING",
+    )
     topic = app.topic(args.topic, value_deserializer="bytes", key_deserializer="str")
     out = open(args.out, "w", encoding="utf-8")
     seen = {"messages": 0}
@@ -57,8 +62,11 @@ def main() -> None:
     sdf = sdf.apply(tokenize_and_count, expand=True)
     sdf = sdf.group_by(lambda pair: pair[0], name="token")
     sdf = sdf.apply(lambda pair: pair[1])
-    sdf = sdf.tumbling_window(timedelta(milliseconds=window_ms),
-                              grace_ms=timedelta(seconds=args.out_of_orderness_s)).sum().final()
+    sdf = (
+        sdf.tumbling_window(timedelta(milliseconds=window_ms), grace_ms=timedelta(seconds=args.out_of_orderness_s))
+        .sum()
+        .final()
+    )
     sdf.update(write, metadata=True)
     app.run(timeout=args.idle_timeout_s)
     out.close()

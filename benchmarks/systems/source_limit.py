@@ -20,8 +20,14 @@ def main() -> None:
     parser.add_argument("--bootstrap-servers", required=True)
     parser.add_argument("--topic", required=True)
     args = parser.parse_args()
-    consumer = Consumer({"bootstrap.servers": args.bootstrap_servers, "group.id": "bench-source-limit",
-                         "enable.auto.commit": False, "enable.partition.eof": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": args.bootstrap_servers,
+            "group.id": "bench-source-limit",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+        }
+    )
     bounds = end_offsets(consumer, args.topic)
     remaining = {p: high for p, (low, high) in bounds.items() if high > low}
     consumer.assign([TopicPartition(args.topic, p, bounds[p][0]) for p in remaining])
