@@ -22,7 +22,7 @@ setuptools.setup(
         "dataflow": ["apache-beam[gcp]==2.77.0"],
         # The plot command draws with matplotlib; dev includes it so the tests of the chart run.
         "plot": ["matplotlib>=3.8"],
-        "dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "matplotlib>=3.8", "jsonschema>=4.18"],
+        "dev": ["pytest>=8", "hypothesis>=6.100", "ruff==0.17.6", "matplotlib>=3.8", "jsonschema>=4.18"],
         # benchmarks/ only; Quix Streams pins confluent-kafka < 2.13, so the harness gives it a venv of its own.
         "bench": ["psutil>=5.9", "matplotlib>=3.8", "bytewax[kafka]==0.21.1", "py-spy>=0.3"],
     },
