@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -11,6 +10,7 @@ from xml.sax.saxutils import escape
 from pipeline.stack import paths
 from pipeline.stack.errors import StackError, summarize_output
 from pipeline.stack.locking import exclusive_lock
+from pipeline.stack.process import run_tool
 
 __all__ = ["artifacts_dir", "fetch_artifacts"]
 
@@ -88,27 +88,14 @@ def _run_maven(mvn: str, entry: Path, pom: str, label: str) -> None:
         "-f",
         str(entry / "pom.xml"),
     ]
-    try:
-        result = subprocess.run(
-            command,
-            cwd=entry,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=_MVN_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise StackError(
-            f"Maven did not finish fetching {label} jars within {_MVN_TIMEOUT_SECONDS // 60} minutes"
-        ) from exc
-    output = result.stdout.decode("utf-8", errors="replace")
+    returncode, output = run_tool(
+        command, cwd=entry, timeout_s=_MVN_TIMEOUT_SECONDS, what=f"Maven fetching {label} jars"
+    )
     log_path.write_text(output, encoding="utf-8")
-    if result.returncode != 0 or not any(partial.glob("*.jar")):
+    if returncode != 0 or not any(partial.glob("*.jar")):
         shutil.rmtree(partial, ignore_errors=True)
         raise StackError(
-            f"Maven could not fetch {label} jars (exit {result.returncode}): "
-            f"{summarize_output(output)} (full log: {log_path})"
+            f"Maven could not fetch {label} jars (exit {returncode}): {summarize_output(output)} (full log: {log_path})"
         )
     shutil.rmtree(jars, ignore_errors=True)
     partial.rename(jars)

@@ -8,7 +8,6 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 from pipeline.stack import paths
 from pipeline.stack.errors import StackError, summarize_output
 from pipeline.stack.locking import exclusive_lock
+from pipeline.stack.process import run_tool
 
 __all__ = ["PRISM_PACKAGE", "beam_version", "java_launcher", "prism_binary", "prism_launcher", "prism_path"]
 
@@ -149,22 +149,9 @@ def _is_current_build(target: Path) -> bool:
 
 
 def _go(go: str, args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
-    try:
-        result = subprocess.run(
-            [go, *args],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=_GO_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise StackError(
-            f"go {args[0]} {args[1]} for Prism did not finish within {_GO_TIMEOUT_SECONDS // 60} minutes"
-        ) from exc
-    return result.returncode, result.stdout.decode("utf-8", errors="replace")
+    return run_tool(
+        [go, *args], cwd=cwd, env=env, timeout_s=_GO_TIMEOUT_SECONDS, what=f"go {args[0]} {args[1]} for Prism"
+    )
 
 
 def _build(go: str, tag: str, target: Path) -> None:

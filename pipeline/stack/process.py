@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from pipeline.stack.errors import StackError, read_log, summarize_output
 
-__all__ = ["Launches", "file_size", "is_alive", "launch", "read_pid", "terminate", "write_pid"]
+__all__ = ["Launches", "file_size", "is_alive", "launch", "read_pid", "run_tool", "terminate", "write_pid"]
 
 _POLL_SECONDS = 0.1
 
@@ -56,6 +56,30 @@ def launch(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def run_tool(
+    command: Sequence[str], *, timeout_s: float, what: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Runs a build tool (mvn, go, pip) to the end: its exit code and its output, stdout and stderr together.
+
+    Raises:
+        StackError: it did not finish within `timeout_s` (`what` names it in the message).
+    """
+    try:
+        result = subprocess.run(
+            list(command),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise StackError(f"{what} did not finish within {int(timeout_s // 60)} minutes") from exc
+    return result.returncode, result.stdout.decode("utf-8", errors="replace")
 
 
 def file_size(path: Path) -> int:

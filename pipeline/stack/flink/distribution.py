@@ -8,7 +8,6 @@ PyFlink's wheels carry a complete Flink distribution; they are installed with
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from pipeline.stack import paths
 from pipeline.stack.errors import StackError, summarize_output
 from pipeline.stack.flink.versions import FLINK_VERSION
 from pipeline.stack.locking import exclusive_lock
+from pipeline.stack.process import run_tool
 
 __all__ = ["distribution_java_opts", "flink_home"]
 
@@ -59,26 +59,15 @@ def flink_home(progress: Callable[[str], object] = print) -> Path:
             f"apache-flink=={FLINK_VERSION}",
             f"apache-flink-libraries=={FLINK_VERSION}",
         ]
-        try:
-            result = subprocess.run(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                timeout=_PIP_TIMEOUT_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise StackError(
-                f"pip did not install Flink {FLINK_VERSION} within {_PIP_TIMEOUT_SECONDS // 60} minutes"
-            ) from exc
-        output = result.stdout.decode("utf-8", errors="replace")
+        returncode, output = run_tool(
+            command, timeout_s=_PIP_TIMEOUT_SECONDS, what=f"pip installing Flink {FLINK_VERSION}"
+        )
         (entry / "pip.log").write_text(output, encoding="utf-8")
-        if result.returncode != 0 or not (partial / "pyflink" / "bin" / "jobmanager.sh").is_file():
+        if returncode != 0 or not (partial / "pyflink" / "bin" / "jobmanager.sh").is_file():
             shutil.rmtree(partial, ignore_errors=True)
             raise StackError(
                 f"pip could not install the Flink {FLINK_VERSION} distribution "
-                f"(exit {result.returncode}): {summarize_output(output)} "
+                f"(exit {returncode}): {summarize_output(output)} "
                 f"(full log: {entry / 'pip.log'})"
             )
         shutil.rmtree(entry / "dist", ignore_errors=True)
