@@ -27,7 +27,7 @@ from nltk.tokenize import NLTKWordTokenizer, TreebankWordTokenizer
 from pipeline.config import ConfigError, load_config
 from tests.nltk_data_helpers import fortunes
 from tests.tokenizer_cases import TEXTS, describe, outcome, variants
-from transforms import fast_patterns, tokenizers
+from transforms.text import fast_patterns, tokenizers
 from transforms.text.fast_patterns import Routed
 
 GENERATED_EXAMPLES = 6000
