@@ -16,11 +16,15 @@ _YEAR_10000_MS = 253_402_300_800_000
 def _topic(kafka_broker) -> str:
     name = f"poison-{uuid.uuid4().hex[:10]}"
     # The broker would refuse CreateTimes far ahead by default (1 h): allow any, as a misconfigured one does.
-    kafka_broker.create_topic(name, 1, config={"retention.ms": "-1", "message.timestamp.after.max.ms": str(2**63 - 1)})
+    kafka_broker.create_topic(
+        name,
+        1,
+        config={"retention.ms": "-1", "message.timestamp.after.max.ms": str(2**63 - 1), "max.message.bytes": "2000000"},
+    )
     return name
 
 
-def _run(kafka_broker, topic, tmp_path, **settings):
+def _run(kafka_broker, topic, tmp_path, tokenizer="whitespace", **settings):
     out, dead, late = tmp_path / "out.jsonl", tmp_path / "dead.jsonl", tmp_path / "late.jsonl"
     result = run_cli(
         "run",
@@ -32,7 +36,7 @@ def _run(kafka_broker, topic, tmp_path, **settings):
             source__stop="latest",
             source__max_out_of_orderness="1s",
             window__size="10s",
-            tokenize__tokenizer="whitespace",
+            tokenize__tokenizer=tokenizer,
             sink__type="jsonl",
             sink__path=str(out),
             dead_letter__type="jsonl",
@@ -83,3 +87,23 @@ def test_payload_times_that_cannot_be_held_are_dead_letters_and_unusable_ones_fa
     assert all(d["reason"].startswith("event time out of range") for d in dead)
     assert counted == 4 and late == []  # NaN and the infinities keep the Kafka time (a fallback)
     assert records_accounting(stderr) == (7, 4, 3, "ok")
+
+
+def test_messages_over_the_cpu_budget_are_dead_letters_and_a_huge_token_cannot_flood_the_output(
+    kafka_broker, prism_location, tmp_path
+):
+    topic, now_ms = _topic(kafka_broker), int(time.time() * 1000)
+    messages = [
+        Message(". " * 200_000, None, now_ms - 3000),  # 400 KB that NLTK's Punkt would chew on for seconds
+        Message("x" * 900_000, None, now_ms - 3000),  # one huge token
+        Message("plain words here", None, now_ms - 3000),
+    ]
+    produce_messages(kafka_broker.bootstrap_servers, topic, messages, producer_config={"message.max.bytes": 2_000_000})
+    started = time.monotonic()
+    counted, dead, late, stderr = _run(kafka_broker, topic, tmp_path, tokenizer="word")
+    assert sorted(d["offset"] for d in dead) == [0, 1]
+    assert all(d["reason"].startswith("message too long to tokenize") for d in dead)
+    assert counted == 3 and late == []
+    assert (tmp_path / "out.jsonl").stat().st_size < 10_000  # the huge token is in no count, top or key row
+    assert records_accounting(stderr) == (3, 3, 0, "ok")
+    print(f"run with the two oversized messages: {time.monotonic() - started:.1f}s")
