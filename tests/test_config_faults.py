@@ -402,6 +402,16 @@ FAULTS = [
         "FILE: tokenize.pattern: the pattern has capturing groups, which make NLTK return groups instead of tokens: use non-capturing groups (?:...)",
     ),
     (
+        "catastrophic regexp",
+        ("tokenize.tokenizer=regexp", "tokenize.pattern='(?:a|a)*$'"),
+        "FILE: tokenize.pattern: the pattern backtracks catastrophically: on 2000 x 'a' it runs past 0.2s (every such message would stall a worker): avoid nested or overlapping repetition such as (a|a)* or (a+)+",
+    ),
+    (
+        "CPU budget of zero",
+        ("tokenize.max_chars=0",),
+        "FILE: tokenize.max_chars: must be at least 1, got 0",
+    ),
+    (
         "unknown option",
         ("options.kafka_password=hunter2-not-printed",),
         "FILE: options.kafka_password: unknown Beam pipeline option",
