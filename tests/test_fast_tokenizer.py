@@ -74,6 +74,16 @@ def test_a_changed_pattern_turns_the_fast_engine_off(monkeypatch):
     assert "3.9.1" in fast_patterns.fast_unavailable()
 
 
+def test_a_pattern_re_cannot_read_turns_the_fast_engine_off(monkeypatch):
+    def refuse(pattern):
+        raise ValueError("`re` does not read it as `regex` does")
+
+    monkeypatch.setattr(fast_patterns, "fast_pattern", refuse)
+    tokenize = tokenizers.make_tokenizer("treebank", engine="fast")
+    assert not isinstance(tokenize, Routed)
+    assert tokenize("Don't stop.") == ["Do", "n't", "stop", "."]
+
+
 def test_each_swapped_pattern_is_the_same_string_and_flags_on_re():
     for location, pattern in fast_patterns.nltk_fixed_patterns().items():
         assert isinstance(pattern, redos.TimedPattern), location

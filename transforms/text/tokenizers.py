@@ -240,6 +240,10 @@ def make_tokenizer(
     if unavailable:
         _log.warning("tokenize.engine fast: %s; tokenizing on NLTK's guarded path", unavailable)
         return guarded
-    fast = _nltk_tokenizer(name, parameters=punkt_parameters, fast=True, **options)
+    try:
+        fast = _nltk_tokenizer(name, parameters=punkt_parameters, fast=True, **options)
+    except ValueError as e:  # a pattern this Python's `re` cannot read as `regex` does (e.g. `*+` before 3.11)
+        _log.warning("tokenize.engine fast: %s; tokenizing on NLTK's guarded path", e)
+        return guarded
     # TweetTokenizer rewrites its text before its main pattern runs: that pattern checks characters itself.
     return fast_patterns.Routed(fast, guarded, check_characters=name != "tweet")
