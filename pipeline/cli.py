@@ -304,10 +304,26 @@ def _stop_now(signum: int, what: str) -> None:
     os._exit(128 + signum)
 
 
+class _MainThreadOnly:
+    """A stream that lets only the main thread write: the SDK worker prints tracebacks of cancelled bundles itself."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if threading.current_thread() is threading.main_thread():
+            return self._stream.write(text)
+        return len(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _silence_runner() -> None:
     """The runner's threads see the job cancelled, its workers and services go: what they would log is not news."""
     logging.disable(logging.CRITICAL)
     threading.excepthook = lambda args: None
+    sys.stderr = _MainThreadOnly(sys.stderr)
 
 
 def _stop_after_interrupt(result, finished: threading.Event) -> None:

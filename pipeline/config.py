@@ -787,7 +787,7 @@ def _check_tokenize(tokenize: TokenizeConfig) -> None:
     """The combinations of tokenize keys, and the names that NLTK must know."""
     from nltk.stem import SnowballStemmer
 
-    from transforms.text.tokenizers import validate_pattern
+    from transforms.text.tokenizers import refuse_catastrophic_backtracking, validate_pattern
 
     only_for = {
         "pattern": ("regexp", tokenize.pattern),
@@ -804,6 +804,7 @@ def _check_tokenize(tokenize: TokenizeConfig) -> None:
             raise SettingError("pattern", "the regexp tokenizer needs a pattern")
         try:
             validate_pattern(tokenize.pattern)
+            refuse_catastrophic_backtracking(tokenize.pattern)
         except ValueError as e:
             raise SettingError("pattern", str(e)) from None
     if not _LANGUAGE_NAME.match(tokenize.language):

@@ -53,7 +53,8 @@ class _Producer:
             self.sent += 1
 
     def _run(self, bootstrap: str, topic: str, rate: float):
-        produce_messages(bootstrap, topic, self._numbers(), rate=rate)
+        # Records sent while the broker is frozen wait in the client: longer than the outage, not the default 30 s.
+        produce_messages(bootstrap, topic, self._numbers(), rate=rate, producer_config={"message.timeout.ms": 180_000})
 
     def stop(self) -> int:
         self._stop.set()

@@ -188,7 +188,8 @@ def test_embedded_flink_is_cancelled_on_sigterm(
 
         sockets = _assert_loopback_only(runner, log, expect_at_least=3, known_exception=job_server)
         exposed = [found for found in sockets if not is_loopback(found[1])]
-        assert len(exposed) <= 3 and all(job_server(found) for found in exposed), exposed
+        # The job server's own ports, and those of the Flink MiniCluster it runs for an embedded job (README).
+        assert all(job_server(found) for found in exposed), exposed
         assert any(is_loopback(address) and "python" in command for _, address, command in sockets), sockets
         _stop_and_check(runner, signal.SIGTERM, log, to_group=False, within_s=45)
     finally:

@@ -177,17 +177,18 @@ def test_bad_tokenizer_settings_fail_at_construction():
 
 @pytest.mark.parametrize("pattern", [r"(?:a|a)*$", r"(?:b|b)*$", r"(?:\w+\s?)+$", r"(?:x+x+)+y"])
 def test_a_pattern_that_backtracks_catastrophically_is_refused_before_the_job(pattern):
-    from transforms.text.tokenizers import validate_pattern
+    from transforms.text.tokenizers import refuse_catastrophic_backtracking
 
     with pytest.raises(ValueError, match=r"^the pattern backtracks catastrophically: on 2000 x '.+' it runs past"):
-        validate_pattern(pattern)
+        refuse_catastrophic_backtracking(pattern)
 
 
 @pytest.mark.parametrize("pattern", [r"\w+", r"\p{L}+", r"[A-Za-z]+(?:'[a-z]+)?", r"\S+", r"#\w+|@\w+|\w+"])
 def test_ordinary_patterns_pass_the_backtracking_probe(pattern):
-    from transforms.text.tokenizers import validate_pattern
+    from transforms.text.tokenizers import refuse_catastrophic_backtracking, validate_pattern
 
     validate_pattern(pattern)
+    refuse_catastrophic_backtracking(pattern)
 
 
 def test_a_message_over_the_cpu_budget_is_a_dead_letter_and_the_rest_is_tokenized():

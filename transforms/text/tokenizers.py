@@ -54,6 +54,7 @@ __all__ = [
     "needs_punkt",
     "punkt_installed",
     "punkt_parameters",
+    "refuse_catastrophic_backtracking",
     "validate_pattern",
 ]
 
@@ -121,7 +122,19 @@ def validate_pattern(pattern: str) -> None:
             "the pattern has capturing groups, which make NLTK return groups instead of "
             "tokens: use non-capturing groups (?:...)"
         )
-    slow = _backtracking_probe(compiled, pattern)
+
+
+def refuse_catastrophic_backtracking(pattern: str) -> None:
+    """Before a job starts: a pattern that stalls on a few kilobytes of plain input would stall on real messages.
+
+    NLTK's guard would turn each such message into a dead letter after its timeout; refusing the
+    pattern up front (validate, run) saves that on every message. A transform built in code keeps
+    NLTK's per-message guard only.
+
+    Raises:
+        ValueError: a probe input runs past the limit.
+    """
+    slow = _backtracking_probe(nltk.redos.compile(pattern, _REGEXP_FLAGS), pattern)
     if slow is not None:
         raise ValueError(
             f"the pattern backtracks catastrophically: on {slow} it runs past "
