@@ -34,6 +34,25 @@ from tests.integration_helpers import (
 )
 
 
+def _stream_settings(bootstrap: str, topic: str, group: str, out, late, **more) -> list[str]:
+    """A stream of one-token records in 2 s windows, counts and late records to JSON lines."""
+    return config_overrides(
+        source__bootstrap_servers=bootstrap,
+        source__topics=[topic],
+        source__group_id=group,
+        source__max_out_of_orderness="1s",
+        window__size="2s",
+        tokenize__tokenizer="whitespace",
+        tokenize__lowercase=False,
+        count__top_k=1,
+        sink__type="jsonl",
+        sink__path=str(out),
+        late_records__type="jsonl",
+        late_records__path=str(late),
+        **more,
+    )
+
+
 def _record(n: int) -> Message:
     return Message(f"r{n:06d}", f"k{n % 7}", None)  # event time: the send time
 
@@ -85,21 +104,7 @@ def test_sigkill_restarts_under_load_lose_nothing(kafka_broker, fresh_topic, pri
     _start_group_at_zero(bootstrap, topic, group, 4)
     produce_messages(bootstrap, topic, [_record(n) for n in range(3000)])  # a backlog
     out, late = tmp_path / "counts.jsonl", tmp_path / "late.jsonl"
-    settings = config_overrides(
-        source__bootstrap_servers=bootstrap,
-        source__topics=[topic],
-        source__group_id=group,
-        source__start="committed",
-        source__max_out_of_orderness="1s",
-        window__size="2s",
-        tokenize__tokenizer="whitespace",
-        tokenize__lowercase=False,
-        count__top_k=1,
-        sink__type="jsonl",
-        sink__path=str(out),
-        late_records__type="jsonl",
-        late_records__path=str(late),
-    )
+    settings = _stream_settings(bootstrap, topic, group, out, late, source__start="committed")
     producer = _Producer(bootstrap, topic, 3000, rate=60)
     kills, committed, random_delay = [], [], random.Random(7)
     try:
@@ -161,20 +166,7 @@ def _stream_through_an_outage(broker: KafkaBroker, tmp_path, outage) -> None:
         DIRECT_CONFIG,
         "--duration",
         "75s",
-        *config_overrides(
-            source__bootstrap_servers=bootstrap,
-            source__topics=[topic],
-            source__group_id=topic,
-            source__max_out_of_orderness="1s",
-            window__size="2s",
-            tokenize__tokenizer="whitespace",
-            tokenize__lowercase=False,
-            count__top_k=1,
-            sink__type="jsonl",
-            sink__path=str(out),
-            late_records__type="jsonl",
-            late_records__path=str(late),
-        ),
+        *_stream_settings(bootstrap, topic, topic, out, late),
         log_path=log,
     )
     producer = _Producer(bootstrap, topic, 0, rate=20)

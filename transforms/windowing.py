@@ -8,6 +8,7 @@ last window ends, so the two can never disagree.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
@@ -105,6 +106,11 @@ class WindowSpec:
         # Speculative early panes, the on-time pane at the watermark, then late panes.
         return triggers.AfterWatermark(early=_trigger_fn(self.early), late=_trigger_fn(self.late))
 
+    @functools.cached_property
+    def _assigner(self) -> window.WindowFn:
+        # Built once: the late split asks for every message.
+        return self.window_fn()
+
     def latest_window_end_us(self, timestamp_us: int) -> Optional[int]:
         """The end of the last window an element at this time belongs to; None: it never closes.
 
@@ -114,7 +120,7 @@ class WindowSpec:
             return None
         if self.type == "session":
             return timestamp_us + int(self.gap_s * 1e6)
-        windows = self.window_fn().assign(window.WindowFn.AssignContext(Timestamp(micros=timestamp_us)))
+        windows = self._assigner.assign(window.WindowFn.AssignContext(Timestamp(micros=timestamp_us)))
         return max(w.end.micros for w in windows)
 
 
