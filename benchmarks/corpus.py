@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
-from pipeline.devtools.producer import Message, ensure_topic, produce_messages
+from pipeline.devtools.producer import ProducerRecord, ensure_topic, produce_messages
 
 __all__ = [
     "CorpusMessage",
@@ -98,7 +98,7 @@ def produce_corpus(bootstrap_servers: str, topic: str, messages: list[CorpusMess
     created, found = ensure_topic(bootstrap_servers, topic, partitions)
     if not created or found != partitions:
         raise RuntimeError(f"topic {topic} should be new with {partitions} partitions (found {found})")
-    records = (Message(m.text, key=m.key, timestamp_ms=m.timestamp_ms) for m in messages)
+    records = (ProducerRecord(m.text, key=m.key, timestamp_ms=m.timestamp_ms) for m in messages)
     return produce_messages(bootstrap_servers, topic, records, producer_config={"linger.ms": 20})
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Optional
 
 from benchmarks.measure import run_measured
-from pipeline.devtools.producer import Message, ensure_topic, produce_messages
+from pipeline.devtools.producer import ProducerRecord, ensure_topic, produce_messages
 
 __all__ = ["StreamingResult", "run_streaming"]
 
@@ -145,7 +145,7 @@ def _produce_steadily(
             if stop.is_set():
                 return
             counter["sent"] = i + 1
-            yield Message(text, key=f"key-{i % 8}")  # no timestamp: CreateTime is the send time
+            yield ProducerRecord(text, key=f"key-{i % 8}")  # no timestamp: CreateTime is the send time
 
     try:
         produce_messages(bootstrap, topic, messages(), rate=rate, producer_config={"linger.ms": 0})

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from tests.integration_helpers import REPO, config_overrides, read_rows, records_accounting
 
 _PIP_TIMEOUT_S = 1200
@@ -83,7 +83,9 @@ def test_the_installed_package_runs_the_pipeline_outside_the_checkout(
 ):
     topic = fresh_topic(partitions=2)
     produce_messages(
-        kafka_broker.bootstrap_servers, topic, [Message(f"installed from the sdist {i}", None, None) for i in range(12)]
+        kafka_broker.bootstrap_servers,
+        topic,
+        [ProducerRecord(f"installed from the sdist {i}", None, None) for i in range(12)],
     )
     out = tmp_path / "out.jsonl"
     where = _run([str(worker_venv), "-c", "import pipeline, transforms; print(pipeline.__file__)"], tmp_path)

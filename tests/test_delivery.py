@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from pipeline.stack import KafkaBroker
 from pipeline.stack.net import free_ports
 from tests.integration_helpers import (
@@ -53,8 +53,8 @@ def _stream_settings(bootstrap: str, topic: str, group: str, out, late, **more) 
     )
 
 
-def _record(n: int) -> Message:
-    return Message(f"r{n:06d}", f"k{n % 7}", None)  # event time: the send time
+def _record(n: int) -> ProducerRecord:
+    return ProducerRecord(f"r{n:06d}", f"k{n % 7}", None)  # event time: the send time
 
 
 class _Producer:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from tests.integration_helpers import DIRECT_CONFIG, config_overrides, read_rows, records_accounting, run_cli
 from transforms.event_time import payload_event_time_us
 
@@ -44,7 +44,9 @@ def test_windows_follow_the_payload_time_not_the_kafka_time(kafka_broker, fresh_
         {"text": "alpha", "ts": 1_767_600_905_000},
         {"text": "gamma"},
     ]  # no field: falls back to the Kafka timestamp
-    produce_messages(kafka_broker.bootstrap_servers, topic, [Message(json.dumps(d), None, kafka_ms) for d in documents])
+    produce_messages(
+        kafka_broker.bootstrap_servers, topic, [ProducerRecord(json.dumps(d), None, kafka_ms) for d in documents]
+    )
     out = tmp_path / "out.jsonl"
     result = run_cli(
         "run",

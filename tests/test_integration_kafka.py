@@ -10,7 +10,7 @@ import nltk
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from pipeline.devtools.sample_text import SAMPLE_LINES
 from tests.integration_helpers import (
     DIRECT_CONFIG,
@@ -29,15 +29,15 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _known_messages(count: int = 90) -> list[Message]:
+def _known_messages(count: int = 90) -> list[ProducerRecord]:
     # Half a second apart, slightly out of order, so that three 10 s windows fill.
     return [
-        Message(SAMPLE_LINES[i % len(SAMPLE_LINES)], f"key-{i % 4}", BASE_MS + i * 333 - (i % 3) * 200)
+        ProducerRecord(SAMPLE_LINES[i % len(SAMPLE_LINES)], f"key-{i % 4}", BASE_MS + i * 333 - (i % 3) * 200)
         for i in range(count)
     ]
 
 
-def _expected_counts(messages: list[Message]) -> Counter:
+def _expected_counts(messages: list[ProducerRecord]) -> Counter:
     """(window_start, token) -> count, from nltk.word_tokenize itself."""
     expected = Counter()
     for message in messages:
@@ -89,8 +89,8 @@ def test_bounded_read_counts_every_token_of_every_window_exactly(
 
 def test_bad_bytes_become_dead_letters_and_nothing_is_lost(kafka_broker, fresh_topic, prism_location, tmp_path):
     topic = fresh_topic(partitions=2)
-    good = [Message(f"message number {i}", None, BASE_MS + i) for i in range(20)]
-    bad = [Message(b"\xff\xfe not utf-8", None, BASE_MS + 50), Message(b"caf\xe9", None, BASE_MS + 60)]
+    good = [ProducerRecord(f"message number {i}", None, BASE_MS + i) for i in range(20)]
+    bad = [ProducerRecord(b"\xff\xfe not utf-8", None, BASE_MS + 50), ProducerRecord(b"caf\xe9", None, BASE_MS + 60)]
     produce_messages(kafka_broker.bootstrap_servers, topic, good + bad)
     dead_path, out = tmp_path / "dead.jsonl", tmp_path / "out.jsonl"
     result = run_cli(
@@ -157,7 +157,7 @@ def test_streaming_panes_appear_while_running_and_restart_resumes_after_commits(
         *config_overrides(**settings, sink__path=str(first_out)),
         log_path=tmp_path / "first.log",
     )
-    first_batch = [Message(f"streaming words number {i}", None, None) for i in range(40)]
+    first_batch = [ProducerRecord(f"streaming words number {i}", None, None) for i in range(40)]
     produce_messages(bootstrap, topic, first_batch, rate=10)
     panes = _wait_for_rows(first_out, "summary", timeout_s=20)
     assert panes and runner.poll() is None, "no pane was written while the pipeline was running"
@@ -166,7 +166,7 @@ def test_streaming_panes_appear_while_running_and_restart_resumes_after_commits(
     assert first_read == 40
     assert sum(_committed(bootstrap, topic, group, 3)) == 40
 
-    produce_messages(bootstrap, topic, [Message(f"after the restart {i}", None, None) for i in range(15)])
+    produce_messages(bootstrap, topic, [ProducerRecord(f"after the restart {i}", None, None) for i in range(15)])
     second_out = tmp_path / "second.jsonl"
     result = run_cli(
         "run",

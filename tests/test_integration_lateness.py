@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from tests.integration_helpers import DIRECT_CONFIG, config_overrides, read_rows, records_accounting, start_cli
 
 # Offsets in seconds from a window-aligned start in the past: on time, out of order.
@@ -71,7 +71,7 @@ def _run_stream(kafka_broker, fresh_topic, tmp_path, **settings):
     produce_messages(
         bootstrap,
         topic,
-        [Message(text, f"k{i}", int((base + offset) * 1000)) for i, (offset, text) in enumerate(FIRST_BATCH)],
+        [ProducerRecord(text, f"k{i}", int((base + offset) * 1000)) for i, (offset, text) in enumerate(FIRST_BATCH)],
     )
     out, late = tmp_path / "out.jsonl", tmp_path / "late.jsonl"
     log = tmp_path / "run.log"
@@ -97,7 +97,7 @@ def _run_stream(kafka_broker, fresh_topic, tmp_path, **settings):
     closed = _wait_for(lambda: read_rows(out, "summary"), 30)
     assert closed and runner.poll() is None, log.read_text()[-3000:]
     produce_messages(
-        bootstrap, topic, [Message(text, "late", int((base + offset) * 1000)) for offset, text in LATE_BATCH]
+        bootstrap, topic, [ProducerRecord(text, "late", int((base + offset) * 1000)) for offset, text in LATE_BATCH]
     )
     assert runner.wait(timeout=120) == 0, log.read_text()[-3000:]
     return base, out, late, log.read_text()

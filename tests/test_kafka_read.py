@@ -7,7 +7,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from transforms.kafka.commit import CommitOffsets
 from transforms.kafka.ledger import OffsetCredit
 from transforms.kafka.read import ReadFromKafka, StartPosition, consumer_settings
@@ -25,8 +25,8 @@ def _value_and_event_ms(record, timestamp=beam.DoFn.TimestampParam):
     return record.value.decode(), timestamp.micros // 1000
 
 
-def _produce(broker, topic, count: int, first: int = 0) -> list[Message]:
-    messages = [Message(f"m{i}", f"k{i % 3}", BASE_MS + i * 1000) for i in range(first, first + count)]
+def _produce(broker, topic, count: int, first: int = 0) -> list[ProducerRecord]:
+    messages = [ProducerRecord(f"m{i}", f"k{i % 3}", BASE_MS + i * 1000) for i in range(first, first + count)]
     produce_messages(broker.bootstrap_servers, topic, messages)
     return messages
 
@@ -111,7 +111,11 @@ def test_max_records_waits_for_records_that_arrive_later_in_any_partition(kafka_
     later = threading.Timer(
         3.0,
         produce_messages,
-        args=(kafka_broker.bootstrap_servers, topic, [Message(f"late{i}", "same-key", BASE_MS + i) for i in range(6)]),
+        args=(
+            kafka_broker.bootstrap_servers,
+            topic,
+            [ProducerRecord(f"late{i}", "same-key", BASE_MS + i) for i in range(6)],
+        ),
     )
     later.start()
     try:

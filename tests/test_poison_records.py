@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from tests.integration_helpers import DIRECT_CONFIG, config_overrides, read_rows, records_accounting, run_cli
 
 _YEAR_10000_MS = 253_402_300_800_000
@@ -56,12 +56,12 @@ def test_kafka_times_out_of_range_or_far_ahead_are_dead_letters_and_the_rest_is_
 ):
     topic, now_ms = _topic(kafka_broker), int(time.time() * 1000)
     messages = [
-        Message("before", None, now_ms - 10_000),
-        Message("year10000", None, _YEAR_10000_MS),
-        Message("twopow62", None, 2**62),
-        Message("soon", None, now_ms + 55 * 60_000),  # within max_future_skew (1 h): counted
-        Message("far", None, now_ms + 2 * 3600_000),  # beyond it: a dead letter
-        *[Message(f"ontime{i}", None, now_ms - 5_000 + i * 100) for i in range(20)],
+        ProducerRecord("before", None, now_ms - 10_000),
+        ProducerRecord("year10000", None, _YEAR_10000_MS),
+        ProducerRecord("twopow62", None, 2**62),
+        ProducerRecord("soon", None, now_ms + 55 * 60_000),  # within max_future_skew (1 h): counted
+        ProducerRecord("far", None, now_ms + 2 * 3600_000),  # beyond it: a dead letter
+        *[ProducerRecord(f"ontime{i}", None, now_ms - 5_000 + i * 100) for i in range(20)],
     ]
     produce_messages(kafka_broker.bootstrap_servers, topic, messages)
     counted, dead, late, stderr = _run(kafka_broker, topic, tmp_path)
@@ -79,7 +79,9 @@ def test_payload_times_that_cannot_be_held_are_dead_letters_and_unusable_ones_fa
 ):
     topic, now_ms = _topic(kafka_broker), int(time.time() * 1000)
     fields = ["NaN", "Infinity", "-Infinity", "1e300", "-1e17", '"9999-12-31T23:59:59Z"', str(now_ms - 3000)]
-    messages = [Message(f'{{"text": "w{i}", "ts": {value}}}', None, now_ms - 4000) for i, value in enumerate(fields)]
+    messages = [
+        ProducerRecord(f'{{"text": "w{i}", "ts": {value}}}', None, now_ms - 4000) for i, value in enumerate(fields)
+    ]
     produce_messages(kafka_broker.bootstrap_servers, topic, messages)
     counted, dead, late, stderr = _run(kafka_broker, topic, tmp_path, format__type="json", source__timestamp="field:ts")
     dead_texts = sorted(json.loads(__import__("base64").b64decode(d["value_b64"]))["text"] for d in dead)
@@ -94,9 +96,9 @@ def test_messages_over_the_cpu_budget_are_dead_letters_and_a_huge_token_cannot_f
 ):
     topic, now_ms = _topic(kafka_broker), int(time.time() * 1000)
     messages = [
-        Message(". " * 200_000, None, now_ms - 3000),  # 400 KB that NLTK's Punkt would chew on for seconds
-        Message("x" * 900_000, None, now_ms - 3000),  # one huge token
-        Message("plain words here", None, now_ms - 3000),
+        ProducerRecord(". " * 200_000, None, now_ms - 3000),  # 400 KB that NLTK's Punkt would chew on for seconds
+        ProducerRecord("x" * 900_000, None, now_ms - 3000),  # one huge token
+        ProducerRecord("plain words here", None, now_ms - 3000),
     ]
     produce_messages(kafka_broker.bootstrap_servers, topic, messages, producer_config={"message.max.bytes": 2_000_000})
     started = time.monotonic()

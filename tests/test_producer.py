@@ -23,7 +23,7 @@ from confluent_kafka.admin import AdminClient
 
 from pipeline.config import parse_duration
 from pipeline.devtools import produce_command
-from pipeline.devtools.producer import Message, ProduceProgress, ProducerError, produce_messages
+from pipeline.devtools.producer import ProduceProgress, ProducerError, ProducerRecord, produce_messages
 from pipeline.devtools.sample_text import SAMPLE_LINES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -91,9 +91,9 @@ def test_produce_messages_sends_values_keys_and_timestamps_unchanged(kafka_broke
     topic = fresh_topic(partitions=1)
     sent_at_ms = int(time.time() * 1000) - 3_600_000
     messages = [
-        Message(b"\xff\xfe not UTF-8", key=b"k1", timestamp_ms=sent_at_ms),
-        Message("café naïve ☔", key="k2", timestamp_ms=sent_at_ms + 1),
-        Message("no key, send-time timestamp"),
+        ProducerRecord(b"\xff\xfe not UTF-8", key=b"k1", timestamp_ms=sent_at_ms),
+        ProducerRecord("café naïve ☔", key="k2", timestamp_ms=sent_at_ms + 1),
+        ProducerRecord("no key, send-time timestamp"),
     ]
     snapshots: list[ProduceProgress] = []
     before_ms = int(time.time() * 1000)
@@ -133,7 +133,7 @@ def test_jitter_is_bounded_out_of_order_and_reproducible_with_a_seed(kafka_broke
 def test_rate_paces_the_sending(kafka_broker, fresh_topic) -> None:
     topic = fresh_topic(partitions=1)
     started = time.monotonic()
-    messages = (Message(f"message {i}") for i in range(10))
+    messages = (ProducerRecord(f"message {i}") for i in range(10))
 
     delivered = produce_messages(kafka_broker.bootstrap_servers, topic, messages, rate=20.0)
 
@@ -239,7 +239,7 @@ def test_config_values_are_never_printed(kafka_broker) -> None:
 def test_delivery_failure_raises_a_one_line_producer_error(kafka_broker, fresh_topic) -> None:
     topic = fresh_topic(partitions=1)
     # The client lets the record through, the broker refuses it (message.max.bytes ~1 MB).
-    messages = [Message("fits"), Message(b"x" * 1_500_000)]
+    messages = [ProducerRecord("fits"), ProducerRecord(b"x" * 1_500_000)]
 
     with pytest.raises(ProducerError) as failure:
         produce_messages(

@@ -194,10 +194,10 @@ def test_validate_explains_the_effective_runner_and_refuses_with_the_fix():
 
 
 def test_a_bounded_session_job_really_runs_outside_prism(kafka_broker, fresh_topic, tmp_path):
-    from pipeline.devtools.producer import Message, produce_messages
+    from pipeline.devtools.producer import ProducerRecord, produce_messages
 
     topic = fresh_topic(partitions=1)
-    produce_messages(kafka_broker.bootstrap_servers, topic, [Message("a b", None, 1_767_600_000_000)])
+    produce_messages(kafka_broker.bootstrap_servers, topic, [ProducerRecord("a b", None, 1_767_600_000_000)])
     result = run_cli(
         "run",
         "--config",

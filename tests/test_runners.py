@@ -20,7 +20,7 @@ import nltk
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from pipeline.devtools.sample_text import SAMPLE_LINES
 from tests.integration_helpers import (
     REPO,
@@ -47,9 +47,12 @@ def _iso(ms: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _known_messages(count: int = 60) -> list[Message]:
+def _known_messages(count: int = 60) -> list[ProducerRecord]:
     # A third of a second apart and slightly out of order: 20 s of event time.
-    return [Message(SAMPLE_LINES[i % len(SAMPLE_LINES)], None, BASE_MS + i * 333 - (i % 3) * 150) for i in range(count)]
+    return [
+        ProducerRecord(SAMPLE_LINES[i % len(SAMPLE_LINES)], None, BASE_MS + i * 333 - (i % 3) * 150)
+        for i in range(count)
+    ]
 
 
 def _windows_of(ms: int, kind: str) -> list[int]:
@@ -59,7 +62,7 @@ def _windows_of(ms: int, kind: str) -> list[int]:
     return [start for start in (last - 5_000, last) if start <= ms < start + 10_000]
 
 
-def _expected_counts(messages: list[Message], kind: str) -> Counter:
+def _expected_counts(messages: list[ProducerRecord], kind: str) -> Counter:
     """(window_start, token) -> count, from nltk.word_tokenize itself."""
     expected = Counter()
     for message in messages:
@@ -210,12 +213,12 @@ def test_a_stream_on_the_flink_cluster_fires_closed_windows_while_it_runs(
         log_path=log,
     )
     try:
-        produce_messages(bootstrap, topic, [Message(f"first batch {i}", None, None) for i in range(20)], rate=20)
+        produce_messages(bootstrap, topic, [ProducerRecord(f"first batch {i}", None, None) for i in range(20)], rate=20)
         job = _wait_for("running job in /jobs/overview", lambda: _running_job(flink_cluster), 180, runner)
         _wait_for("pane of the first batch", lambda: read_rows(out, "summary"), 90, runner)
         later = threading.Thread(
             target=produce_messages,
-            args=(bootstrap, topic, [Message(f"second batch {i}", None, None) for i in range(20)]),
+            args=(bootstrap, topic, [ProducerRecord(f"second batch {i}", None, None) for i in range(20)]),
             kwargs={"rate": 20},
         )
         later.start()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from tests.integration_helpers import (
     DIRECT_CONFIG,
     REPO,
@@ -75,7 +75,7 @@ def busy_topic(kafka_broker, fresh_topic):
     produce_messages(
         kafka_broker.bootstrap_servers,
         topic,
-        [Message(f"message {n} with a few words in it", None, None) for n in range(200)],
+        [ProducerRecord(f"message {n} with a few words in it", None, None) for n in range(200)],
     )
     return topic
 
@@ -140,7 +140,7 @@ def big_topic(kafka_broker, fresh_topic):
         kafka_broker.bootstrap_servers,
         topic,
         [
-            Message(f"message {n} with a few more words in it, to keep the workers busy", None, None)
+            ProducerRecord(f"message {n} with a few more words in it, to keep the workers busy", None, None)
             for n in range(30_000)
         ],
     )

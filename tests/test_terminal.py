@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from pipeline.runner_noise import escape_log_lines
 from tests.integration_helpers import DIRECT_CONFIG, REPO, cli_command, config_overrides
 from transforms.sinks import _LogFn, format_pane_table
@@ -136,8 +136,8 @@ def test_a_run_with_hostile_records_is_escaped_quiet_and_leaves_no_temp_director
 ) -> None:
     topic = fresh_topic(partitions=1)
     texts = [" ".join(HOSTILE)] * 3
-    messages = [Message(json.dumps({"text": text}), None, None) for text in texts]
-    messages.append(Message("\x1b]0;not json\x07 \u202e", None, None))  # a dead letter
+    messages = [ProducerRecord(json.dumps({"text": text}), None, None) for text in texts]
+    messages.append(ProducerRecord("\x1b]0;not json\x07 \u202e", None, None))  # a dead letter
     produce_messages(kafka_broker.bootstrap_servers, topic, messages)
     settings = config_overrides(
         source__bootstrap_servers=kafka_broker.bootstrap_servers,

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.devtools.producer import Message, produce_messages
+from pipeline.devtools.producer import ProducerRecord, produce_messages
 from tests.integration_helpers import REPO, config_overrides, read_rows, records_accounting, start_cli
 
 CONFIGS = {name: str(REPO / "run_configs" / f"{name}.yaml") for name in ("direct", "flink-local", "flink-cluster")}
@@ -110,21 +110,21 @@ class _Stamped:
     """Messages stamped with the time they are sent, kept for the oracle."""
 
     def __init__(self):
-        self.sent: list[Message] = []
+        self.sent: list[ProducerRecord] = []
 
     def live(self, texts, keys):
         for text, key in zip(texts, keys):
-            message = Message(text, key, int(time.time() * 1000))
+            message = ProducerRecord(text, key, int(time.time() * 1000))
             self.sent.append(message)
             yield message
 
     def at(self, texts, keys, timestamp_ms: int):
-        messages = [Message(text, key, timestamp_ms) for text, key in zip(texts, keys)]
+        messages = [ProducerRecord(text, key, timestamp_ms) for text, key in zip(texts, keys)]
         self.sent.extend(messages)
         return messages
 
 
-def _oracle(window: dict, messages: list[Message]):
+def _oracle(window: dict, messages: list[ProducerRecord]):
     """Per window: (message count, token counts); per (window, key): token counts."""
     windows, keyed = defaultdict(lambda: [0, Counter()]), defaultdict(Counter)
     for message in messages:
@@ -243,7 +243,7 @@ def _pane_order_faults(group, panes: dict) -> list[str]:
     return faults
 
 
-def _check_model(rows: list[dict], case: str, sent: list[Message]) -> tuple[Counter, list[str]]:
+def _check_model(rows: list[dict], case: str, sent: list[ProducerRecord]) -> tuple[Counter, list[str]]:
     """Asserts the counts the model promises; returns the panes by timing and the pane-order faults."""
     window, trigger_for, by_key, _ = CASES[case]
     accumulating = trigger_for("direct")["accumulation"] == "accumulating"

@@ -25,10 +25,10 @@ from pipeline.devtools.producer import (
     DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_PARTITIONS,
     DEFAULT_TOPIC,
-    Message,
     ProduceInterrupted,
     ProduceProgress,
     ProducerError,
+    ProducerRecord,
     ensure_topic,
     produce_messages,
     split_records,
@@ -251,7 +251,7 @@ class _SourceError(Exception):
 
 
 class _Plan(NamedTuple):
-    messages: Iterable[Message]
+    messages: Iterable[ProducerRecord]
     description: str
 
 
@@ -328,9 +328,11 @@ def _stamps(
     return spread_stamp
 
 
-def _messages(records: Iterator[bytes], keys: int | None, stamps: Callable[[int], int | None]) -> Iterator[Message]:
+def _messages(
+    records: Iterator[bytes], keys: int | None, stamps: Callable[[int], int | None]
+) -> Iterator[ProducerRecord]:
     for i, value in enumerate(records):
-        yield Message(value, f"key-{i % keys}" if keys else None, stamps(i))
+        yield ProducerRecord(value, f"key-{i % keys}" if keys else None, stamps(i))
 
 
 def _cycle(one_pass: Callable[[], Iterator[bytes]], *, limit: int | None, repeat: bool, what: str) -> Iterator[bytes]:

@@ -5,7 +5,7 @@
 a topic that does not exist yet:
 
     delivered = produce_messages("127.0.0.1:9092", "text-stream",
-                                 [Message("hello world", key="key-0", timestamp_ms=ts)])
+                                 [ProducerRecord("hello world", key="key-0", timestamp_ms=ts)])
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ __all__ = [
     "DEFAULT_BOOTSTRAP_SERVERS",
     "DEFAULT_PARTITIONS",
     "DEFAULT_TOPIC",
-    "Message",
+    "ProducerRecord",
     "ProduceInterrupted",
     "ProduceProgress",
     "ProducerError",
@@ -56,7 +56,7 @@ _MAX_LAG_S = 1.0
 _Client = TypeVar("_Client")
 
 
-class Message(NamedTuple):
+class ProducerRecord(NamedTuple):
     """One record to send.
 
     Attributes:
@@ -120,7 +120,7 @@ class ProduceInterrupted(KeyboardInterrupt):
 def produce_messages(
     bootstrap_servers: str,
     topic: str,
-    messages: Iterable[Message],
+    messages: Iterable[ProducerRecord],
     *,
     rate: float | None = None,
     producer_config: Mapping[str, object] | None = None,
@@ -388,7 +388,7 @@ class _Reporter:
 def _send(
     producer: Producer,
     topic: str,
-    messages: Iterable[Message],
+    messages: Iterable[ProducerRecord],
     rate: float | None,
     deliveries: _Deliveries,
     stop: _StopOnInterrupt,
@@ -428,7 +428,7 @@ def _wait_until(producer: Producer, due: float, stop: _StopOnInterrupt, reporter
         reporter.maybe_report()
 
 
-def _produce(producer: Producer, topic: str, message: Message) -> None:
+def _produce(producer: Producer, topic: str, message: ProducerRecord) -> None:
     """Hands one message to the client, waiting while its local queue is full."""
     value, key, timestamp_ms = message
     extra = {}
