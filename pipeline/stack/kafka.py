@@ -282,7 +282,9 @@ class KafkaBroker:
         ]
 
     def _format_storage(self, java: str, jars: Path) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # the tool would read "-..." as an option (Kafka's own ids avoid it too)
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
         command = self._java_command(
             java,
             jars,
