@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import uuid
 from typing import NamedTuple, Optional
@@ -9,13 +10,13 @@ from typing import NamedTuple, Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.config import RunConfig, SinkConfig
+from pipeline.config import RunConfig
 from pipeline.runner_check import worker_processes
 from transforms.compat import fn_api_runner_with_options
-from transforms.counting import CountSpec, CountTokens
+from transforms.counting import CountTokens
 from transforms.decode import DecodeMessages
 from transforms.kafka.commit import CommitOffsets
-from transforms.kafka.read import KafkaRead, ReadFromKafka, StartPosition, consumer_settings
+from transforms.kafka.read import KafkaRead, ReadFromKafka, consumer_settings
 from transforms.lateness import SplitLateMessages
 from transforms.sinks import SinkSpec, WriteRows
 from transforms.text.tokenize import TokenizeText
@@ -62,31 +63,11 @@ def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, qu
     return PipelineOptions.from_dictionary(options)
 
 
-def commits_offsets(config: RunConfig) -> bool:
-    return config.source.commit_offsets and bool(config.source.group_id)
-
-
 def read_source(pipeline: beam.Pipeline, config: RunConfig) -> KafkaRead:
     """The Kafka records of the configured topics, stamped with event time, and the offset ledger."""
-    source = config.source
-    # One reader element per worker process unless the config says otherwise (see SourceConfig.shards).
-    shards = source.shards or worker_processes(config)
-    return pipeline | "ReadFromKafka" >> ReadFromKafka(
-        source.bootstrap_servers,
-        source.topics,
-        group_id=source.group_id,
-        start=StartPosition(source.start, source.start_timestamp_ms),
-        stop_at_latest=source.stop.latest,
-        max_records=source.stop.max_records,
-        max_read_time_s=source.stop.max_read_time_s,
-        timestamp_policy=source.timestamp,
-        max_out_of_orderness_s=source.max_out_of_orderness_s,
-        max_future_skew_s=source.max_future_skew_s,
-        consumer_config=source.consumer_config,
-        shards=shards,
-        partition_discovery_s=source.partition_discovery_s,
-        offsets_ledger=True,
-    )
+    # One reader element per worker process unless the config says otherwise (see SourceSpec.shards).
+    shards = config.source.shards or worker_processes(config)
+    return pipeline | "ReadFromKafka" >> ReadFromKafka(config.source, shards=shards, offsets_ledger=True)
 
 
 class JobOutputs(NamedTuple):
@@ -97,52 +78,26 @@ class JobOutputs(NamedTuple):
     late_records: beam.PCollection
 
 
-def window_spec(config: RunConfig) -> WindowSpec:
-    """The windows and firings the config describes."""
-    window, trigger = config.window, config.trigger
-    return WindowSpec(
-        window.type,
-        size_s=window.size_s,
-        period_s=window.period_s,
-        gap_s=window.gap_s,
-        offset_s=window.offset_s,
-        early=trigger.early,
-        late=trigger.late,
-        repeat=trigger.repeat,
-        allowed_lateness_s=trigger.allowed_lateness_s,
-        accumulating=trigger.accumulation == "accumulating",
-    )
-
-
 def count_tokens(records, config: RunConfig) -> JobOutputs:
     """KafkaRecords -> result rows, dead-letter rows and late-record rows, as the config describes."""
-    decoded = records | "DecodeMessages" >> DecodeMessages(
-        config.format.type, config.format.text_field, config.format.encoding
-    )
-    windows = window_spec(config)  # one spec: the late split and the windows cannot disagree
+    decoded = records | "DecodeMessages" >> DecodeMessages(config.format)
+    windows = WindowSpec(config.window, config.trigger)  # one spec: the late split and the windows agree
     split = decoded.messages | "SplitLateMessages" >> SplitLateMessages(windows)
-    tokenize = config.tokenize
-    tokenized = split.on_time | "TokenizeText" >> TokenizeText(tokenize.tokenizer, **tokenize.transform_options())
+    tokenized = split.on_time | "TokenizeText" >> TokenizeText(config.tokenize)
     rows = (
         tokenized.tokens
         | "WindowTokens" >> WindowTokens(windows)
-        | "CountTokens"
-        >> CountTokens(
-            CountSpec(
-                config.count.top_k,
-                config.count.emit_counts,
-                config.count.by_key,
-                offset_credits=commits_offsets(config),
-            )
-        )
+        | "CountTokens" >> CountTokens(config.count, offset_credits=config.source.commits)
     )
     dead_letters = (decoded.dead_letter, tokenized.dead_letter) | "CollectDeadLetters" >> beam.Flatten()
     return JobOutputs(rows, dead_letters, split.late)
 
 
-def _write(sink: SinkConfig, bootstrap_servers: str, run_id: str) -> WriteRows:
-    producer_config = {"bootstrap.servers": bootstrap_servers, **sink.producer_config}
-    return WriteRows(SinkSpec(sink.type, sink.path, sink.topic, producer_config, run_id))
+def _write(sink: SinkSpec, bootstrap_servers: str, run_id: str) -> WriteRows:
+    if sink.type == "kafka":  # the sink's producer reaches the source's brokers unless it says otherwise
+        producer_config = {"bootstrap.servers": bootstrap_servers, **sink.producer_config}
+        sink = dataclasses.replace(sink, producer_config=producer_config)
+    return WriteRows(sink, run_id=run_id)
 
 
 def build_pipeline(config: RunConfig, options: PipelineOptions) -> beam.Pipeline:
@@ -159,7 +114,7 @@ def build_pipeline(config: RunConfig, options: PipelineOptions) -> beam.Pipeline
         outputs.dead_letters | "WriteDeadLetters" >> _write(config.dead_letter, bootstrap, run_id),
         outputs.late_records | "WriteLateRecords" >> _write(config.late_records, bootstrap, run_id),
     )
-    if commits_offsets(config):
+    if config.source.commits:
         # Offsets are committed behind the output: what the sinks have written, and nothing else.
         source = config.source
         settings = consumer_settings(source.bootstrap_servers, source.group_id, source.consumer_config)

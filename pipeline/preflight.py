@@ -2,10 +2,11 @@
 
 Two kinds of check live here. `check_kafka_source` talks to the broker (`run`
 only). The others need no network and run while the config is loaded
-(`validate` and `run`): Kafka client settings are checked by librdkafka itself,
-Beam pipeline options by Beam's own option parser and validator. Each raises
-SettingError naming the setting, which the config layer turns into a
-ConfigError naming the file and the dotted key.
+(`validate` and `run`): Beam pipeline options by Beam's own option parser and
+validator, NLTK names by the NLTK installed where the job is built. Each raises
+SpecError naming the setting, which the config layer turns into a ConfigError
+naming the file and the dotted key. (Kafka client settings are checked by the
+specs that hold them: transforms/kafka/client_settings.py.)
 """
 
 from __future__ import annotations
@@ -13,23 +14,20 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import os
 import re
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Mapping
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-__all__ = ["SettingError", "check_beam_options", "check_client_settings", "check_kafka_source"]
+from transforms.spec import SpecError
+
+__all__ = ["check_beam_options", "check_kafka_source", "check_nltk_names"]
 
 _TIMEOUT_S = 10.0
-
-
-class SettingError(ValueError):
-    """A setting is refused; `key` names it within its mapping ('' for the mapping as a whole)."""
-
-    def __init__(self, key: str, message: str):
-        super().__init__(message)
-        self.key = key
 
 
 def check_kafka_source(config) -> None:
@@ -56,95 +54,6 @@ def check_kafka_source(config) -> None:
         raise ConfigError(
             f"{config.path}: source.topics: no such topic on {source.bootstrap_servers}: {', '.join(missing)}"
         )
-
-
-# --- Kafka client settings -------------------------------------------------------------------
-
-# librdkafka starts connecting to the bootstrap servers as soon as a client is built, so the
-# check builds it without them: it then reads and checks every other setting and connects nowhere.
-_CONNECTING_KEYS = ("bootstrap.servers", "metadata.broker.list")
-_PROPERTY_IN_MESSAGE = re.compile(r'property:? "([^"]+)"|for "([^"]+)"|^`?([a-z][a-z0-9._]+)`? ')
-
-
-class _DropLogs:
-    """A logger for librdkafka that drops its lines (a missing CA file logs twice before the error says it)."""
-
-    def log(self, *args, **kwargs) -> None:
-        pass
-
-
-def _build_client(kind: str, settings: Mapping[str, Any]) -> None:
-    """Builds (and closes) a Consumer or Producer with `settings`; raises what librdkafka raises."""
-    from confluent_kafka import Consumer, Producer
-
-    settings = {key: value for key, value in settings.items() if key not in _CONNECTING_KEYS}
-    settings["logger"] = _DropLogs()
-    if kind == "consumer":
-        # A consumer needs a group; an empty one aborts the process inside confluent-kafka (refused earlier).
-        settings.setdefault("group.id", "validate")
-        Consumer(settings).close()
-    else:
-        Producer(settings).flush(0)
-
-
-def _client_error_text(error: Exception) -> str:
-    if isinstance(error, KafkaException) and error.args and hasattr(error.args[0], "str"):
-        text = error.args[0].str()
-    else:
-        text = str(error)
-    return (
-        " ".join(text.split()).removeprefix("Failed to create consumer: ").removeprefix("Failed to create producer: ")
-    )
-
-
-def _culprit(kind: str, settings: Mapping[str, Any], text: str) -> str:
-    """The setting librdkafka refused: named in its message, else found by leaving settings out."""
-    for match in _PROPERTY_IN_MESSAGE.finditer(text):
-        name = next(group for group in match.groups() if group)
-        if name in settings:
-            return name
-    # Aliases (acks is request.required.acks) and combinations (an SSL file under SSL)
-    # name no key: the culprit is the last key without which the client builds.
-    for key in reversed(list(settings)):
-        try:
-            _build_client(kind, {k: v for k, v in settings.items() if k != key})
-        except (KafkaException, TypeError, ValueError):
-            continue
-        return key
-    return ""
-
-
-def check_client_settings(kind: str, settings: Mapping[str, Any]) -> None:
-    """Has librdkafka check Kafka client settings (kind: consumer or producer) without connecting.
-
-    Raises:
-        SettingError: a value is not a scalar, or librdkafka refuses a setting
-            (unknown property, bad value, a combination it cannot build).
-    """
-    for key, value in settings.items():
-        if value is None or isinstance(value, (list, tuple, dict)) or not isinstance(value, (str, int, float)):
-            shown = (
-                "a list"
-                if isinstance(value, (list, tuple))
-                else "a mapping"
-                if isinstance(value, dict)
-                else ("null" if value is None else type(value).__name__)
-            )
-            hint = (
-                ' (a key with dots is quoted in --set: source.consumer_config."client.id"=x)'
-                if isinstance(value, dict)
-                else ""
-            )
-            raise SettingError(key, f"expected a string, number or boolean, got {shown}{hint}")
-    if kind == "consumer" and settings.get("group.id") == "":
-        raise SettingError("group.id", "must not be empty")
-    try:
-        _build_client(kind, settings)
-    except (KafkaException, TypeError, ValueError) as e:
-        text = _client_error_text(e)
-        raise SettingError(
-            _culprit(kind, settings, text), f"refused by the Kafka client (librdkafka): {text}"
-        ) from None
 
 
 # --- Beam pipeline options -------------------------------------------------------------------
@@ -217,17 +126,17 @@ def _check_option_names_and_values(options: Mapping[str, Any], runner: str) -> N
         if runner == "FlinkRunner" and key in FLINK_JOB_SERVER_OPTIONS:
             continue
         if value is None:
-            raise SettingError(key, "no value: give one, or leave the option out")
+            raise SpecError(key, "no value: give one, or leave the option out")
         try:
             _, unknown = parser.parse_known_args(_flags(key, value))
         except ValueError as e:
-            raise SettingError(key, _argparse_message(key, str(e))) from None
+            raise SpecError(key, _argparse_message(key, str(e))) from None
         if unknown:
             names = known + (sorted(FLINK_JOB_SERVER_OPTIONS) if runner == "FlinkRunner" else [])
             close = difflib.get_close_matches(key, names, n=1)
             hint = f": did you mean {close[0]}?" if close else ""
             # The value is not repeated: it may be a secret.
-            raise SettingError(key, f"unknown Beam pipeline option{hint}")
+            raise SpecError(key, f"unknown Beam pipeline option{hint}")
 
 
 class _Collect(logging.Handler):
@@ -272,15 +181,91 @@ def _check_with_beam_validator(options: Mapping[str, Any], runner: str) -> None:
             if len(errors) > 1
             else ""
         )
-        raise SettingError(key, f"refused by Beam: {first}{more}")
+        raise SpecError(key, f"refused by Beam: {first}{more}")
 
 
 def check_beam_options(options: Mapping[str, Any], runner: str) -> None:
     """Checks pipeline options as Beam will: names, values, then Beam's validator for the runner.
 
     Raises:
-        SettingError: an unknown option (with the closest known name), a value
+        SpecError: an unknown option (with the closest known name), a value
             Beam's parser refuses, or an error of Beam's validator.
     """
     _check_option_names_and_values(options, runner)
     _check_with_beam_validator(options, runner)
+
+
+# --- NLTK names ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _nltk_search_path(dirs: tuple):
+    """NLTK's search path with `tokenize.nltk_data_path` in front, as the job will have it; restored after."""
+    import nltk
+
+    saved = list(nltk.data.path)
+    nltk.data.path[:0] = [os.path.abspath(os.path.expanduser(d)) for d in dirs]
+    try:
+        yield
+    finally:
+        nltk.data.path[:] = saved
+
+
+def _installed_punkt_languages() -> list:
+    """The languages of the punkt_tab models installed where NLTK looks (none when punkt_tab is missing)."""
+    import nltk
+
+    languages = set()
+    for root in nltk.data.path:
+        models = Path(root) / "tokenizers" / "punkt_tab"
+        if models.is_dir():
+            languages.update(entry.name for entry in models.iterdir() if entry.is_dir())
+    return sorted(languages)
+
+
+def _check_language(language: str) -> None:
+    """The language must be one NLTK knows: a Snowball stemmer language or an installed Punkt model.
+
+    Nothing is hard-coded: NLTK's Snowball stemmer lists its languages, and the
+    Punkt models are those of the punkt_tab package installed where NLTK looks.
+    """
+    from nltk.stem import SnowballStemmer
+
+    snowball = [name for name in SnowballStemmer.languages if name != "porter"]
+    punkt = _installed_punkt_languages()
+    if language in snowball or language in punkt:
+        return
+    installed = (
+        ", ".join(punkt)
+        if punkt
+        else ("none (python -m pipeline nltk-data download punkt_tab installs czech, greek, polish, ...)")
+    )
+    raise SpecError(
+        "language",
+        f"NLTK knows no language {language!r}: NLTK's Snowball stemmer has "
+        f"{', '.join(snowball)}; installed Punkt models: {installed}",
+    )
+
+
+def _check_stopwords_name(name: str) -> None:
+    """A stopwords list given by name must be in NLTK's installed stopwords corpus."""
+    from transforms.text.nltk_resources import MissingNltkData, load_stopwords
+
+    try:
+        load_stopwords(name)
+    except MissingNltkData as e:
+        accepted = "accepted: an installed NLTK list name, file:PATH (one word per line) or a list of words [a, the]"
+        if str(e).startswith("NLTK's stopwords corpus has no list"):
+            installed = str(e).split("; it has ", 1)[-1]
+            raise SpecError(
+                "stopwords", f"no NLTK stopwords list {name!r}; installed lists: {installed}; {accepted}"
+            ) from None
+        raise SpecError("stopwords", f"{e}; {accepted}") from None
+
+
+def check_nltk_names(tokenize) -> None:
+    """The names of a TokenizeSpec that NLTK must know where the job is built: the language, a stopwords list."""
+    with _nltk_search_path(tokenize.nltk_data_path):
+        _check_language(tokenize.language)
+        if isinstance(tokenize.stopwords, str) and not tokenize.stopwords.startswith("file:"):
+            _check_stopwords_name(tokenize.stopwords)

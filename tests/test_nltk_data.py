@@ -21,7 +21,8 @@ from apache_beam.internal import pickler
 
 from tests.nltk_data_helpers import write_nltk_data
 from transforms.text.nltk_resources import open_wordnet, wordnet_lemmatizer
-from transforms.text.normalize import Normalization, make_normalizer
+from transforms.text.normalize import make_normalizer
+from transforms.text.spec import TokenizeSpec
 from transforms.text.tokenize import TokenizeText
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,9 +110,9 @@ def _run_on_fresh_worker(transform: TokenizeText, tmp_path: Path, **env: str) ->
 def _expected(root: Path, **options) -> list:
     """What NLTK itself gives for TEXTS, with NLTK's data in `root`: word_tokenize, then the steps."""
     stopwords = nltk.corpus.reader.StopwordsCorpusReader(str(root / "corpora" / "stopwords"), ["english"])
-    normalization = Normalization(stopwords=frozenset(stopwords.words("english")), **options)
-    lemmatizer = wordnet_lemmatizer(open_wordnet(str(root)), "n") if normalization.lemmatize else None
-    normalize = make_normalizer(normalization, lemmatizer)
+    spec = TokenizeSpec(**options)
+    lemmatizer = wordnet_lemmatizer(open_wordnet(str(root)), "n") if spec.lemmatize else None
+    normalize = make_normalizer(spec, frozenset(stopwords.words("english")), lemmatizer)
     return [normalize(nltk.word_tokenize(text)) for text in TEXTS]
 
 

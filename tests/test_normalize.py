@@ -23,7 +23,8 @@ from pipeline.config import ConfigError, load_config
 from tests.nltk_data_helpers import STOPWORDS, write_nltk_data
 from transforms.records import Message
 from transforms.text.nltk_resources import MissingNltkData, load_stopwords, open_wordnet, wordnet_lemmatizer
-from transforms.text.normalize import Normalization, is_number, is_punctuation, make_normalizer
+from transforms.text.normalize import is_number, is_punctuation, make_normalizer
+from transforms.text.spec import TokenizeSpec
 from transforms.text.tokenize import TokenizedMessage, TokenizeText
 
 DIRECT = "run_configs/direct.yaml"
@@ -59,8 +60,8 @@ WORDS = st.lists(
 )
 
 
-def _normalize(tokens, **options):
-    return make_normalizer(Normalization(**options))(list(tokens))
+def _normalize(tokens, stopwords=frozenset(), **options):
+    return make_normalizer(TokenizeSpec(**options), stopwords)(list(tokens))
 
 
 @pytest.fixture
@@ -117,8 +118,10 @@ def test_stemming_is_nltks_stemmer(stem, stemmer, tokens):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_lemmatisation_is_nltks_wordnet_lemmatizer(nltk_data, pos, tokens):
     lemmatize = wordnet_lemmatizer(open_wordnet(str(nltk_data)), pos)
-    options = Normalization(lemmatize="wordnet", lemma_pos=pos, **_OFF)
-    assert make_normalizer(options, lemmatize)(tokens) == [WordNetLemmatizer().lemmatize(t, pos) for t in tokens]
+    options = TokenizeSpec(lemmatize="wordnet", lemma_pos=pos, **_OFF)
+    assert make_normalizer(options, lemmatizer=lemmatize)(tokens) == [
+        WordNetLemmatizer().lemmatize(t, pos) for t in tokens
+    ]
 
 
 def test_lemmatisation_with_the_test_wordnet(nltk_data):
@@ -140,11 +143,9 @@ def test_ngrams_are_nltk_ngrams_joined_by_a_space(tokens, n):
 
 def test_the_steps_run_in_the_documented_order():
     tokens = ["The", "ＣＡＴＳ", "are", "in", "New", "York", "!", "42", "a", "Running"]
-    options = Normalization(
-        nfkc=True, drop_numbers=True, min_length=2, stopwords=frozenset(["the", "are", "in"]), stem="porter", ngrams=2
-    )
+    options = TokenizeSpec(nfkc=True, drop_numbers=True, min_length=2, stem="porter", ngrams=2)
     # NFKC, lowercase, drop "!" and "42", drop "a" (length 1), drop stopwords, stem, then pairs.
-    assert make_normalizer(options)(tokens) == ["cat new", "new york", "york run"]
+    assert make_normalizer(options, frozenset(["the", "are", "in"]))(tokens) == ["cat new", "new york", "york run"]
 
 
 def test_stopwords_from_nltk_a_file_or_a_list(nltk_data, tmp_path):

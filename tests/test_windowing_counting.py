@@ -191,7 +191,7 @@ def test_early_firings_accumulate_into_the_on_time_pane():
         rows = (
             p
             | stream
-            | WindowTokens("fixed", size_s=10.0, early=1.5, accumulating=True)
+            | WindowTokens("fixed", size_s=10.0, early=1.5, accumulation="accumulating")
             | CountTokens(top_k=3, emit_counts=False)
         )
         assert_that(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Iterable, NamedTuple, Optional, Tuple
 
@@ -32,6 +31,7 @@ from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms.event_time import iso_utc
 from transforms.kafka.ledger import OffsetCredit, add_offset, merge_ranges
+from transforms.spec import Bool, Spec, build, int_range, spec
 from transforms.text.tokenize import TokenizedMessage
 
 __all__ = [
@@ -196,52 +196,33 @@ class _KeyCountRowsFn(beam.DoFn):
         yield from _credits(pane_counts, "key", window, self._merging, self._copies)
 
 
-@dataclass(frozen=True)
-class CountSpec:
-    """What CountTokens writes per pane.
+@spec
+class CountSpec(Spec):
+    """What each pane counts."""
 
-    Attributes:
-        top_k: how many tokens the top row lists.
-        emit_counts: also emit one count row per token (the full counts).
-        by_key: also emit key_count rows: token counts per Kafka message key.
-        offset_credits: follow each pane's rows with the OffsetCredits of the
-            messages it counted (for CommitOffsets, behind a sink).
-    """
-
-    top_k: int = 10
-    emit_counts: bool = True
-    by_key: bool = False
-    offset_credits: bool = False
-
-    def __post_init__(self):
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+    top_k: int_range(1) = 10
+    """Tokens in each top row (ties broken by token)."""
+    emit_counts: Bool = True
+    """One count row per token per pane."""
+    by_key: Bool = False
+    """Also key_count rows: token counts per Kafka message key."""
 
 
 class CountTokens(beam.PTransform):
     """Windowed TokenizedMessages -> output rows (summary, top, count) per pane, as a CountSpec says.
 
-    Takes a CountSpec, or its fields: CountTokens(top_k=3).
+    Takes a CountSpec, or its fields: CountTokens(top_k=3). With `offset_credits`, each
+    pane's rows are followed by the OffsetCredits of the messages it counted (for
+    CommitOffsets, behind a sink).
     """
 
-    def __init__(
-        self,
-        spec: Optional[CountSpec] = None,
-        emit_counts: bool = True,
-        by_key: bool = False,
-        offset_credits: bool = False,
-        label: Optional[str] = None,
-        *,
-        top_k: int = 10,
-    ):
+    def __init__(self, spec: Optional[CountSpec] = None, *, offset_credits: bool = False, label=None, **fields):
         super().__init__(label)
-        if isinstance(spec, int):  # CountTokens(5): the top_k, as it was always given first
-            spec, top_k = None, spec
-        spec = spec or CountSpec(top_k, emit_counts, by_key, offset_credits)
+        spec = spec or build(CountSpec, **fields)
         self._top_k = spec.top_k
         self._emit_counts = spec.emit_counts
         self._by_key = spec.by_key
-        self._offset_credits = spec.offset_credits
+        self._offset_credits = offset_credits
 
     def expand(self, messages):
         merging = messages.windowing.windowfn.is_merging()

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated, Union
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.records import KafkaRecord, Message, dead_letter_row
+from transforms.spec import Spec, Str, build, must, one_of, spec
 
-__all__ = ["DecodeMessages", "DEAD_LETTER", "DECODED", "DECODE_DEAD_LETTERS"]
+__all__ = ["DecodeMessages", "FormatSpec", "DEAD_LETTER", "DECODED", "DECODE_DEAD_LETTERS"]
 
 # Counters (namespace, name), for whoever reads the job's metrics.
 DECODED = ("DecodeMessages", "decoded")
 DECODE_DEAD_LETTERS = ("DecodeMessages", "dead_letters")
 
 DEAD_LETTER = "dead_letter"
+FORMATS = ("text", "json")
 
 
 class _DecodeFn(beam.DoFn):
@@ -75,17 +78,38 @@ class _DecodeFn(beam.DoFn):
         return field
 
 
+def _known_encoding(name: str) -> bool:
+    try:
+        return "".encode(name) == b""
+    except LookupError:
+        return False
+
+
+@spec
+class FormatSpec(Spec):
+    """How the value of a record becomes text."""
+
+    type: one_of(*FORMATS) = "text"
+    """text: the value is the text; json: an object that holds the text in text_field."""
+    text_field: Str = "text"
+    encoding: Annotated[Str, must(_known_encoding, "unknown encoding {v!r}")] = "utf-8"
+
+
 class DecodeMessages(beam.PTransform):
-    """Decodes KafkaRecords to Messages; undecodable ones leave as dead letters.
+    """Decodes KafkaRecords to Messages as a FormatSpec says; undecodable ones leave as dead letters.
+
+    Takes a FormatSpec, or its fields: DecodeMessages("json", text_field="body").
 
     Returns a DoOutputsTuple: the main output (Messages) and `dead_letter` rows.
     """
 
-    def __init__(self, fmt: str = "text", text_field: str = "text", encoding: str = "utf-8"):
+    def __init__(self, spec: Union[FormatSpec, str] = "text", **fields):
         super().__init__()
-        if fmt not in ("text", "json"):
-            raise ValueError(f"format must be 'text' or 'json', got {fmt!r}")
-        self._fn = _DecodeFn(fmt, text_field, encoding)
+        if not isinstance(spec, FormatSpec):
+            if spec not in FORMATS:
+                raise ValueError(f"format must be 'text' or 'json', got {spec!r}")
+            spec = build(FormatSpec, type=spec, **fields)
+        self._fn = _DecodeFn(spec.type, spec.text_field, spec.encoding)
 
     def expand(self, records):
         return records | "Decode" >> beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="messages")

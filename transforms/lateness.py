@@ -30,7 +30,7 @@ LATE = "late"
 
 def latest_window_end_us(kind: str, timestamp_us: int, **window_fields) -> Optional[int]:
     """The end of the last window an element at this time belongs to; None: it never closes."""
-    return WindowSpec(kind, **window_fields).latest_window_end_us(timestamp_us)
+    return WindowSpec.of(kind, **window_fields).latest_window_end_us(timestamp_us)
 
 
 class _SplitLateFn(beam.DoFn):
@@ -38,7 +38,7 @@ class _SplitLateFn(beam.DoFn):
 
     def __init__(self, spec: WindowSpec):
         self._spec = spec
-        self._lateness_us = int(spec.allowed_lateness_s * 1e6)
+        self._lateness_us = int(spec.trigger.allowed_lateness_s * 1e6)
         self._late = Metrics.counter(*LATE_RECORDS)
 
     def process(self, message: Message, timestamp=beam.DoFn.TimestampParam):
@@ -75,10 +75,11 @@ class SplitLateMessages(beam.PTransform):
     Takes the same WindowSpec as WindowTokens, or its fields: SplitLateMessages("fixed", size_s=10).
     """
 
-    def __init__(self, spec: Union[WindowSpec, str, None] = None, *, kind: str = "fixed", **fields):
+    def __init__(self, spec: Union[WindowSpec, str, None] = None, **settings):
         super().__init__()
-        spec = spec if spec is not None else kind
-        self._fn = _SplitLateFn(spec if isinstance(spec, WindowSpec) else WindowSpec(spec, **fields))
+        self._fn = _SplitLateFn(
+            spec if isinstance(spec, WindowSpec) else WindowSpec.of(spec or settings.pop("type", "fixed"), **settings)
+        )
 
     def expand(self, messages):
         return messages | "SplitLate" >> beam.ParDo(self._fn).with_outputs(LATE, main="on_time")

@@ -13,18 +13,20 @@ import json
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Annotated, Any, Mapping, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
+from pydantic import Field, model_validator
 
+from transforms.kafka.client_settings import check_client_settings
 from transforms.kafka.ledger import OffsetCredit, merge_ranges
+from transforms.spec import Spec, SpecError, Str, build, one_of, plain, spec
 from transforms.terminal_text import escape_controls
 
-__all__ = ["SinkSpec", "WriteRows", "SINK_TYPES", "format_pane_table", "ROWS_WRITTEN"]
+__all__ = ["LogSinkSpec", "SinkSpec", "WriteRows", "SINK_TYPES", "format_pane_table", "ROWS_WRITTEN"]
 
 # Counters (namespace, name), for whoever reads the job's metrics.
 ROWS_WRITTEN = ("WriteRows", "rows_written")
@@ -214,56 +216,70 @@ class _ProduceToKafkaFn(_SinkFn):
         self._producer.flush(10)
 
 
-@dataclass(frozen=True)
-class SinkSpec:
-    """Where rows go: stdout, jsonl (path), kafka (topic, producer_config) or log.
+def _producer_settings(values) -> dict:
+    """A mapping of producer settings, checked by librdkafka without connecting."""
+    values = values or {}
+    if not isinstance(values, Mapping):
+        raise ValueError(f"expected a mapping, got {type(values).__name__}")
+    settings = {str(k): v for k, v in values.items()}
+    if settings:
+        check_client_settings("producer", settings)  # SpecError names the setting
+    return settings
 
-    `run_id`, when given, is added to every row the file and Kafka sinks write.
-    """
 
-    type: str = "stdout"
-    path: Optional[str] = None
-    topic: Optional[str] = None
-    producer_config: Mapping[str, object] = field(default_factory=dict, repr=False)
-    run_id: Optional[str] = None
+@spec
+class SinkSpec(Spec):
+    """Where rows go: stdout, log, a JSON-lines file or a Kafka topic."""
 
-    def __post_init__(self):
-        if self.type not in SINK_TYPES:
-            raise ValueError(f"unknown sink {self.type!r}; choose one of {', '.join(SINK_TYPES)}")
+    # Descriptions as Field arguments: LogSinkSpec inherits them (docstrings are read per class).
+    type: one_of(*SINK_TYPES) = "stdout"
+    path: Optional[Str] = Field(None, description="jsonl: the file; its directory must be writable.")
+    topic: Optional[Str] = Field(None, description="kafka: the topic.")
+    producer_config: Annotated[dict, plain(_producer_settings, Optional[dict[str, Any]])] = Field(
+        default_factory=dict,
+        repr=False,
+        description="kafka: confluent-kafka producer settings (checked by librdkafka).",
+    )
+
+    @model_validator(mode="after")
+    def _check(self):
         if self.type == "jsonl" and not self.path:
-            raise ValueError("the jsonl sink needs a path")
+            raise SpecError("path", "the jsonl sink needs a path")
         if self.type == "kafka" and not self.topic:
-            raise ValueError("the kafka sink needs a topic")
+            raise SpecError("topic", "the kafka sink needs a topic")
+        return self
 
-    def write_fn(self) -> "_SinkFn":
+    def write_fn(self, run_id: Optional[str] = None) -> "_SinkFn":
+        """The DoFn that writes; `run_id`, when given, is added to every row the file and Kafka sinks write."""
         if self.type == "jsonl":
-            return _AppendJsonLinesFn(self.path, self.run_id)
+            return _AppendJsonLinesFn(self.path, run_id)
         if self.type == "kafka":
-            return _ProduceToKafkaFn(self.topic, self.producer_config, self.run_id)
+            return _ProduceToKafkaFn(self.topic, self.producer_config, run_id)
         return _PrintFn() if self.type == "stdout" else _LogFn()
+
+
+@spec
+class LogSinkSpec(SinkSpec):
+    """Where dead letters or late records go: the log unless said otherwise."""
+
+    type: one_of(*SINK_TYPES) = "log"
 
 
 class WriteRows(beam.PTransform):
     """Writes rows where a SinkSpec says (or its fields: WriteRows("jsonl", path=...)).
 
     Rows may come with OffsetCredits (see transforms.kafka.ledger) after the rows
-    they cover; the output is the credits of what has been written.
+    they cover; the output is the credits of what has been written. `run_id`, when
+    given, is added to every row the file and Kafka sinks write.
     """
 
-    def __init__(
-        self,
-        spec,
-        *,
-        path: Optional[str] = None,
-        topic: Optional[str] = None,
-        producer_config: Optional[Mapping[str, object]] = None,
-        run_id: Optional[str] = None,
-        label: Optional[str] = None,
-    ):
+    def __init__(self, spec, *, run_id: Optional[str] = None, label: Optional[str] = None, **fields):
         super().__init__(label)
         if not isinstance(spec, SinkSpec):
-            spec = SinkSpec(spec, path, topic, dict(producer_config or {}), run_id)
-        self._fn = spec.write_fn()
+            if spec not in SINK_TYPES:
+                raise ValueError(f"unknown sink {spec!r}; choose one of {', '.join(SINK_TYPES)}")
+            spec = build(SinkSpec, type=spec, **fields)
+        self._fn = spec.write_fn(run_id)
 
     def expand(self, rows):
         return rows | "Write" >> beam.ParDo(self._fn)

@@ -21,11 +21,12 @@ _METADATA_TIMEOUT_S = 30.0
 def make_tokenize() -> Callable[[str], list]:
     """The pipeline's default tokenization: NLTK word_tokenize (Punkt as installed, else
     untrained), lowercased, punctuation-only tokens dropped (`tokenize:` defaults)."""
-    from transforms.text.normalize import Normalization, make_normalizer
+    from transforms.text.normalize import make_normalizer
+    from transforms.text.spec import TokenizeSpec
     from transforms.text.tokenizers import make_tokenizer
 
     tokenizer = make_tokenizer("word", punkt="auto")
-    normalize = make_normalizer(Normalization(lowercase=True, drop_punctuation=True))
+    normalize = make_normalizer(TokenizeSpec(lowercase=True, drop_punctuation=True))
     tokenizer("Warm up: Dr. Smith's 2 cats.")  # compiles NLTK's lazy patterns, as TokenizeText.setup does
     return lambda text: normalize(tokenizer(text))
 

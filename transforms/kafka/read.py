@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable, Mapping, NamedTuple, Optional, Sequence
+from typing import Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -42,7 +42,9 @@ from transforms.kafka.offsets import (
     PartitionWatermarkEstimator,
 )
 from transforms.kafka.outages import EndOffsets, FatalKafkaError, OutageLog, is_fatal, retry_transient
+from transforms.kafka.spec import TIMESTAMP_POLICIES, SourceSpec
 from transforms.records import KafkaRecord
+from transforms.spec import build
 
 __all__ = [
     "KafkaRead",
@@ -81,8 +83,6 @@ _METADATA_TIMEOUT_S = 30.0
 _DISCOVERY_TIMEOUT_S = 5.0
 # A topic that the broker says does not exist for this long was deleted: the read cannot go on.
 _TOPIC_GONE_AFTER_S = 30.0
-
-TIMESTAMP_POLICIES = ("create_time", "log_append_time", "processing_time", "field:<name>")
 
 
 class StartPosition(NamedTuple):
@@ -533,11 +533,15 @@ class KafkaRead(NamedTuple):
 
 
 class ReadFromKafka(beam.PTransform):
-    """Reads every partition of the given topics as KafkaRecords with event times.
+    """Reads every partition of the topics a SourceSpec names as KafkaRecords with event times.
 
-    Bounded (a batch read) when stop_at_latest or max_records is given;
-    otherwise unbounded (a stream), ending after max_read_time_s if given. An
-    unbounded read looks for new partitions every partition_discovery_s (0: never).
+    Takes a SourceSpec, or the bootstrap servers, the topics and the spec's other
+    fields: ReadFromKafka("127.0.0.1:9092", ["text"], stop="latest").
+
+    Bounded (a batch read) when the spec stops at the latest offsets or after max_records;
+    otherwise unbounded (a stream), ending after max_read_time if given. An unbounded
+    read looks for new partitions every partition_discovery (0: never). `shards`
+    (default: the spec's, else 1) is how many reader elements the partitions are dealt into.
 
     Returns the records, or with `offsets_ledger` a KafkaRead of the records and
     the ledger entries that CommitOffsets needs besides the sinks' credits.
@@ -546,39 +550,26 @@ class ReadFromKafka(beam.PTransform):
 
     def __init__(
         self,
-        bootstrap_servers: str,
-        topics: Sequence[str],
+        spec: Union[SourceSpec, str],
+        topics: Optional[Sequence[str]] = None,
         *,
-        group_id: Optional[str] = None,
-        start: StartPosition = StartPosition("earliest"),
-        stop_at_latest: bool = False,
-        max_records: Optional[int] = None,
-        max_read_time_s: Optional[float] = None,
-        timestamp_policy: str = "create_time",
-        max_out_of_orderness_s: float = 5.0,
-        max_future_skew_s: float = 3600.0,
-        consumer_config: Optional[Mapping[str, object]] = None,
-        shards: int = 1,
-        partition_discovery_s: float = 30.0,
+        shards: Optional[int] = None,
         offsets_ledger: bool = False,
+        **fields,
     ):
         super().__init__()
-        if timestamp_policy not in TIMESTAMP_POLICIES[:-1] and not (
-            timestamp_policy.startswith("field:") and len(timestamp_policy) > len("field:")
-        ):
-            raise ValueError(f"timestamp_policy must be one of {TIMESTAMP_POLICIES}, got {timestamp_policy!r}")
-        if not topics:
-            raise ValueError("at least one topic is required")
-        self._settings = consumer_settings(bootstrap_servers, group_id, consumer_config or {})
-        self._topics = tuple(topics)
-        self._start = start
-        self._stop = (stop_at_latest, max_records, max_read_time_s)
-        self._bounded = stop_at_latest or max_records is not None
-        self._timestamp_policy = timestamp_policy
-        self._max_out_of_orderness_s = max_out_of_orderness_s
-        self._max_future_skew_s = max_future_skew_s
-        self._shards = max(1, shards)
-        self._discovery_s = 0.0 if self._bounded else partition_discovery_s
+        if not isinstance(spec, SourceSpec):
+            spec = build(SourceSpec, bootstrap_servers=spec, topics=topics, **fields)
+        self._settings = consumer_settings(spec.bootstrap_servers, spec.group_id, spec.consumer_config)
+        self._topics = spec.topics
+        self._start = StartPosition(spec.start, spec.start_timestamp_ms)
+        self._stop = (spec.stop.latest, spec.stop.max_records, spec.stop.max_read_time_s)
+        self._bounded = spec.stop.bounded
+        self._timestamp_policy = spec.timestamp
+        self._max_out_of_orderness_s = spec.max_out_of_orderness_s
+        self._max_future_skew_s = spec.max_future_skew_s
+        self._shards = shards or spec.shards or 1
+        self._discovery_s = 0.0 if self._bounded else spec.partition_discovery_s
         self._offsets_ledger = offsets_ledger
 
     @property

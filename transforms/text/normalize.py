@@ -10,8 +10,9 @@
    stemmers do) or `lemmatize: wordnet` (NLTK's WordNet lemmatizer, with `lemma_pos`).
 7. `ngrams`: N > 1 replaces the tokens with their N-grams (`nltk.ngrams`), joined by a space.
 
-`make_normalizer` builds the function once (in `DoFn.setup`); it maps one message's
-token list to its normalised token list.
+The steps are those a TokenizeSpec (transforms/text/spec.py) asks for. `make_normalizer`
+builds the function once (in `DoFn.setup`); it maps one message's token list to its
+normalised token list.
 """
 
 from __future__ import annotations
@@ -19,17 +20,18 @@ from __future__ import annotations
 import functools
 import string
 import unicodedata
-from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from nltk.stem import LancasterStemmer, PorterStemmer, SnowballStemmer
 from nltk.util import ngrams as nltk_ngrams
+
+if TYPE_CHECKING:
+    from transforms.text.spec import TokenizeSpec
 
 __all__ = [
     "STEMMERS",
     "LEMMATIZERS",
     "LEMMA_POS",
-    "Normalization",
     "is_number",
     "is_punctuation",
     "make_normalizer",
@@ -56,50 +58,12 @@ def is_number(token: str) -> bool:
     return any(ch.isnumeric() for ch in token) and all(ch.isnumeric() or is_punctuation(ch) for ch in token)
 
 
-@dataclass(frozen=True)
-class Normalization:
-    """Which normalisation steps run; the order is fixed (see the module docstring).
-
-    `stopwords` is the resolved set of words (see `transforms.text.nltk_resources.load_stopwords`).
-    """
-
-    nfkc: bool = False
-    lowercase: bool = True
-    casefold: bool = False
-    drop_punctuation: bool = True
-    drop_numbers: bool = False
-    min_length: int = 1
-    stopwords: frozenset = frozenset()
-    stem: Optional[str] = None
-    stem_language: str = "english"
-    lemmatize: Optional[str] = None
-    lemma_pos: str = "n"
-    ngrams: int = 1
-
-    def __post_init__(self):
-        if self.stem is not None and self.stem not in STEMMERS:
-            raise ValueError(f"unknown stemmer {self.stem!r}; choose one of {', '.join(STEMMERS)}")
-        if self.stem == "snowball" and self.stem_language not in SnowballStemmer.languages:
-            raise ValueError(
-                f"the snowball stemmer has no language {self.stem_language!r}; "
-                f"choose one of {', '.join(SnowballStemmer.languages)}"
-            )
-        if self.lemmatize is not None and self.lemmatize not in LEMMATIZERS:
-            raise ValueError(f"unknown lemmatizer {self.lemmatize!r}; choose one of {', '.join(LEMMATIZERS)}")
-        if self.stem and self.lemmatize:
-            raise ValueError("choose stemming or lemmatisation, not both")
-        if self.lemma_pos not in LEMMA_POS:
-            raise ValueError(f"lemma_pos must be one of {', '.join(LEMMA_POS)}, got {self.lemma_pos!r}")
-        if self.min_length < 1 or self.ngrams < 1:
-            raise ValueError("min_length and ngrams must be at least 1")
-
-
 def _stemmer(name: str, language: str) -> Callable[[str], str]:
     stemmer = {"porter": PorterStemmer, "lancaster": LancasterStemmer}.get(name)
     return stemmer().stem if stemmer else SnowballStemmer(language).stem
 
 
-def _token_steps(options: Normalization, lemmatizer: Optional[Callable[[str], str]]) -> list:
+def _token_steps(options: TokenizeSpec, stopwords: frozenset, lemmatizer: Optional[Callable[[str], str]]) -> list:
     """The per-token steps: maps (str -> str) and filters (str -> bool), in order."""
     steps = []
     if options.nfkc:
@@ -115,11 +79,11 @@ def _token_steps(options: Normalization, lemmatizer: Optional[Callable[[str], st
         steps.append(("keep", lambda token: not is_number(token)))
     if options.min_length > 1:
         steps.append(("keep", lambda token: len(token) >= options.min_length))
-    if options.stopwords:
-        stopwords = frozenset(word.casefold() for word in options.stopwords)
+    if stopwords:
+        stopwords = frozenset(word.casefold() for word in stopwords)
         steps.append(("keep", lambda token: token.casefold() not in stopwords))
     if options.stem:
-        steps.append(("map", _stemmer(options.stem, options.stem_language)))
+        steps.append(("map", _stemmer(options.stem, options.stemmer_language)))
     if lemmatizer is not None:
         steps.append(("map", lemmatizer))
     return steps
@@ -139,17 +103,20 @@ def _token_normalizer(steps: list) -> Callable[[str], Optional[str]]:
     return normalize_token
 
 
-def make_normalizer(options: Normalization, lemmatizer: Optional[Callable[[str], str]] = None) -> Normalize:
+def make_normalizer(
+    options: TokenizeSpec, stopwords: frozenset = frozenset(), lemmatizer: Optional[Callable[[str], str]] = None
+) -> Normalize:
     """Returns a function tokens -> normalised tokens; build it once per worker.
 
     Args:
         options: the steps to run.
+        stopwords: the words to drop (see `transforms.text.nltk_resources.load_stopwords`).
         lemmatizer: word -> lemma, required when `options.lemmatize` is set
             (see `transforms.text.nltk_resources.wordnet_lemmatizer`).
     """
     if options.lemmatize and lemmatizer is None:
         raise ValueError("lemmatize needs a lemmatizer")
-    steps = _token_steps(options, lemmatizer if options.lemmatize else None)
+    steps = _token_steps(options, stopwords, lemmatizer if options.lemmatize else None)
     # Every step depends on the token alone, and tokens follow Zipf's law: a cache of
     # the whole chain answers most tokens with one lookup. Long tokens bypass it, so
     # that odd input cannot fill it with large strings.

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional, Union
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.decode import DEAD_LETTER
 from transforms.records import KafkaRecord, Message, dead_letter_row
+from transforms.spec import build
 from transforms.text.nltk_resources import (
-    NLTK_DATA_MODES,
     CorpusArchive,
     add_search_dirs,
     load_stopwords,
     open_wordnet,
     wordnet_lemmatizer,
 )
-from transforms.text.normalize import Normalization, is_punctuation, make_normalizer
+from transforms.text.normalize import is_punctuation, make_normalizer
+from transforms.text.spec import TokenizeSpec
 from transforms.text.tokenizers import make_tokenizer, needs_punkt, punkt_parameters
 
-__all__ = ["TokenizeText", "TokenizedMessage", "is_punctuation", "TOKENS", "TOKENIZER_DEAD_LETTERS"]
+__all__ = ["TokenizeSpec", "TokenizeText", "TokenizedMessage", "is_punctuation", "TOKENS", "TOKENIZER_DEAD_LETTERS"]
 
 # Counters (namespace, name), for whoever reads the job's metrics.
 TOKENS = ("TokenizeText", "tokens")
@@ -46,42 +47,30 @@ class TokenizedMessage(NamedTuple):
     windows: int = 1
 
 
-# At most this many characters are tokenized per message (0.5 s of Punkt at its worst, measured
-# on 20,000 characters of ". "); longer messages become dead letters, and the output one
-# huge token can cause is bounded by it too.
-DEFAULT_MAX_CHARS = 20_000
-
-
 class _TokenizeFn(beam.DoFn):
     """Message -> TokenizedMessage(key, normalised tokens); a message NLTK fails on -> dead letter."""
 
     def __init__(
-        self,
-        tokenizer: str,
-        tokenizer_options: dict,
-        normalization: Normalization,
-        wordnet: Optional[CorpusArchive],
-        nltk_data_path: tuple,
-        max_chars: int = DEFAULT_MAX_CHARS,
+        self, spec: TokenizeSpec, tokenizer_options: dict, stopwords: frozenset, wordnet: Optional[CorpusArchive]
     ):
-        self._max_chars = max_chars
-        self._tokenizer_name = tokenizer
+        self._spec = spec
+        self._max_chars = spec.max_chars
         self._tokenizer_options = tokenizer_options
-        self._normalization = normalization
+        self._stopwords = stopwords
         self._wordnet = wordnet
-        self._nltk_data_path = nltk_data_path
         self._tokens = Metrics.counter(*TOKENS)
         self._failures = Metrics.counter(*TOKENIZER_DEAD_LETTERS)
 
     def setup(self):
         # Loading Punkt and WordNet and compiling NLTK's patterns is the expensive part: once per worker.
-        add_search_dirs(self._nltk_data_path)
-        self._tokenize = make_tokenizer(self._tokenizer_name, **self._tokenizer_options)
+        spec = self._spec
+        add_search_dirs(spec.nltk_data_path)
+        self._tokenize = make_tokenizer(spec.tokenizer, **self._tokenizer_options)
         lemmatizer = None
-        if self._normalization.lemmatize:
+        if spec.lemmatize:
             reader = open_wordnet(self._wordnet.unpack() if self._wordnet else None)
-            lemmatizer = wordnet_lemmatizer(reader, self._normalization.lemma_pos)
-        self._normalize = make_normalizer(self._normalization, lemmatizer)
+            lemmatizer = wordnet_lemmatizer(reader, spec.lemma_pos)
+        self._normalize = make_normalizer(spec, self._stopwords, lemmatizer)
         try:
             self._tokenize(_WARM_UP_TEXT)
         except Exception:  # a pattern that fails here fails per message, as a dead letter
@@ -119,16 +108,11 @@ class _TokenizeFn(beam.DoFn):
 
 
 class TokenizeText(beam.PTransform):
-    """Tokenizes Messages with an NLTK tokenizer, then normalises the tokens.
+    """Tokenizes Messages with an NLTK tokenizer, then normalises the tokens, as a TokenizeSpec says.
 
-    The tokenizer options are those of `transforms.text.tokenizers.make_tokenizer`
-    (`language`, `punkt`, `preserve_line`, `pattern`, `gaps`, `strip_handles`,
-    `reduce_len`, `engine`: `fast` runs NLTK's fixed patterns on `re` where the
-    tokens are proven identical, `guarded` is stock NLTK); the normalisation options those of
-    `transforms.text.normalize.Normalization`, with `stopwords` given as an NLTK list
-    name, `file:PATH` or a list of words.
+    Takes a TokenizeSpec, or its fields: TokenizeText("word", lowercase=False).
 
-    With `nltk_data="ship"` the NLTK data the options need is read here, where
+    With `nltk_data="ship"` the NLTK data the spec needs is read here, where
     the pipeline is built (a missing resource raises MissingNltkData now, not on
     a worker), and travels inside the job; with `"workers"` each worker reads
     its own. `nltk_data_path` directories are searched first, here and on workers.
@@ -136,64 +120,22 @@ class TokenizeText(beam.PTransform):
     Returns a DoOutputsTuple: TokenizedMessages (`tokens`) and `dead_letter` rows.
     """
 
-    def __init__(
-        self,
-        tokenizer: str = "word",
-        *,
-        lowercase: bool = True,
-        drop_punctuation: bool = True,
-        casefold: bool = False,
-        nfkc: bool = False,
-        drop_numbers: bool = False,
-        min_length: int = 1,
-        stopwords=None,
-        stem: Optional[str] = None,
-        stem_language: Optional[str] = None,
-        lemmatize: Optional[str] = None,
-        lemma_pos: str = "n",
-        ngrams: int = 1,
-        nltk_data: str = "ship",
-        nltk_data_path: Sequence[str] = (),
-        max_chars: int = None,
-        **tokenizer_options,
-    ):
+    def __init__(self, spec: Union[TokenizeSpec, str, None] = None, **fields):
         super().__init__()
-        if nltk_data not in NLTK_DATA_MODES:
-            raise ValueError(f"nltk_data must be one of {', '.join(NLTK_DATA_MODES)}, got {nltk_data!r}")
-        nltk_data_path = (nltk_data_path,) if isinstance(nltk_data_path, str) else tuple(nltk_data_path)
-        add_search_dirs(nltk_data_path)
-        ship = nltk_data == "ship"
-        options = dict(tokenizer_options)
-        if ship and needs_punkt(tokenizer, options.get("preserve_line", False)):
-            parameters = punkt_parameters(options.get("language", "english"), options.get("punkt", "auto"))
+        if not isinstance(spec, TokenizeSpec):
+            spec = build(TokenizeSpec, **({"tokenizer": spec} if spec else {}), **fields)
+        add_search_dirs(spec.nltk_data_path)
+        ship = spec.nltk_data == "ship"
+        options = spec.tokenizer_options()
+        if ship and needs_punkt(spec.tokenizer, spec.preserve_line):
+            parameters = punkt_parameters(spec.language, spec.punkt)
             options.update(punkt="untrained" if parameters is None else "installed", punkt_parameters=parameters)
         # Fails here, not on a worker; a worker loads its own Punkt in `workers` mode.
-        make_tokenizer(tokenizer, **(options if ship else {**options, "punkt": "untrained"}))
-        normalization = Normalization(
-            nfkc=nfkc,
-            lowercase=lowercase,
-            casefold=casefold,
-            drop_punctuation=drop_punctuation,
-            drop_numbers=drop_numbers,
-            min_length=min_length,
-            stopwords=load_stopwords(stopwords),
-            stem=stem,
-            stem_language=stem_language or options.get("language", "english"),
-            lemmatize=lemmatize,
-            lemma_pos=lemma_pos,
-            ngrams=ngrams,
-        )
+        make_tokenizer(spec.tokenizer, **(options if ship else {**options, "punkt": "untrained"}))
         wordnet = None
-        if lemmatize and ship:
+        if spec.lemmatize and ship:
             wordnet = CorpusArchive.pack("corpora/wordnet", "wordnet", "or use tokenize.stem instead of lemmatize")
-        self._fn = _TokenizeFn(
-            tokenizer,
-            options,
-            normalization,
-            wordnet,
-            nltk_data_path,
-            DEFAULT_MAX_CHARS if max_chars is None else max_chars,
-        )
+        self._fn = _TokenizeFn(spec, options, load_stopwords(spec.stopwords), wordnet)
 
     def expand(self, messages):
         return messages | "Tokenize" >> beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="tokens")
