@@ -21,7 +21,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 from pydantic import Field, model_validator
 
-from transforms.kafka.client_settings import check_client_settings
+from transforms.kafka.client_settings import client_settings
 from transforms.kafka.ledger import OffsetCredit, merge_ranges
 from transforms.spec import Spec, SpecError, Str, build, one_of, plain, spec
 from transforms.terminal_text import escape_controls
@@ -216,17 +216,6 @@ class _ProduceToKafkaFn(_SinkFn):
         self._producer.flush(10)
 
 
-def _producer_settings(values) -> dict:
-    """A mapping of producer settings, checked by librdkafka without connecting."""
-    values = values or {}
-    if not isinstance(values, Mapping):
-        raise ValueError(f"expected a mapping, got {type(values).__name__}")
-    settings = {str(k): v for k, v in values.items()}
-    if settings:
-        check_client_settings("producer", settings)  # SpecError names the setting
-    return settings
-
-
 @spec
 class SinkSpec(Spec):
     """Where rows go: stdout, log, a JSON-lines file or a Kafka topic."""
@@ -235,7 +224,7 @@ class SinkSpec(Spec):
     type: one_of(*SINK_TYPES) = "stdout"
     path: Optional[Str] = Field(None, description="jsonl: the file; its directory must be writable.")
     topic: Optional[Str] = Field(None, description="kafka: the topic.")
-    producer_config: Annotated[dict, plain(_producer_settings, Optional[dict[str, Any]])] = Field(
+    producer_config: Annotated[dict, plain(client_settings("producer"), Optional[dict[str, Any]])] = Field(
         default_factory=dict,
         repr=False,
         description="kafka: confluent-kafka producer settings (checked by librdkafka).",

@@ -41,6 +41,7 @@ __all__ = [
     "first_problem",
     "int_range",
     "must",
+    "named_choice",
     "one_of",
     "parse_duration",
     "plain",
@@ -110,6 +111,16 @@ def one_of(*choices: str):
         str,
         Strict(),
         must(lambda v: v in choices, f"must be one of {', '.join(choices)}, got {{v!r}}"),
+        WithJsonSchema({"type": "string", "enum": list(choices)}),
+    ]
+
+
+def named_choice(what: str, choices: tuple):
+    """Like one_of, with a message that names what is chosen: "unknown tokenizer 'spacy'; choose one of ..."."""
+    return Annotated[
+        str,
+        Strict(),
+        must(lambda v: v in choices, f"unknown {what} {{v!r}}; choose one of {', '.join(choices)}"),
         WithJsonSchema({"type": "string", "enum": list(choices)}),
     ]
 

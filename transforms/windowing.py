@@ -19,7 +19,7 @@ from apache_beam.transforms import window
 from apache_beam.utils.timestamp import Timestamp
 from pydantic import Field, TypeAdapter, WithJsonSchema, model_validator
 
-from transforms.spec import Duration, Int, Spec, SpecError, Str, build, must, one_of, parse_duration, plain, spec
+from transforms.spec import Duration, Int, Spec, SpecError, build, named_choice, one_of, parse_duration, plain, spec
 
 __all__ = [
     "AfterSeconds",
@@ -95,11 +95,7 @@ def _trigger_fn(firing: Optional[Union[EveryN, AfterSeconds]]) -> Optional[trigg
 class Windows(Spec):
     """How tokens are grouped in event time: fixed(size), sliding(size, period), session(gap), global."""
 
-    type: Annotated[
-        Str,
-        must(lambda v: v in WINDOW_TYPES, f"unknown window type {{v!r}}; choose one of {', '.join(WINDOW_TYPES)}"),
-        WithJsonSchema({"type": "string", "enum": list(WINDOW_TYPES)}),
-    ] = "fixed"
+    type: named_choice("window type", WINDOW_TYPES) = "fixed"
     size_s: Duration = Field(60.0, alias="size")
     """Window length (fixed, sliding)."""
     period_s: Optional[Duration] = Field(None, alias="period")

@@ -7,13 +7,13 @@ one-line error), not by a worker that builds the client after the job has starte
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from confluent_kafka import KafkaException
 
 from transforms.spec import SpecError
 
-__all__ = ["check_client_settings"]
+__all__ = ["check_client_settings", "client_settings"]
 
 # librdkafka starts connecting to the bootstrap servers as soon as a client is built, so the
 # check builds it without them: it then reads and checks every other setting and connects nowhere.
@@ -98,3 +98,18 @@ def check_client_settings(kind: str, settings: Mapping[str, Any]) -> None:
     except (KafkaException, TypeError, ValueError) as e:
         text = _client_error_text(e)
         raise SpecError(_culprit(kind, settings, text), f"refused by the Kafka client (librdkafka): {text}") from None
+
+
+def client_settings(kind: str) -> Callable[[Any], dict]:
+    """A spec field's check: a mapping of Kafka client settings (kind: consumer or producer), checked here."""
+
+    def check(values: Any) -> dict:
+        values = values or {}
+        if not isinstance(values, Mapping):
+            raise ValueError(f"expected a mapping, got {type(values).__name__}")
+        settings = {str(k): v for k, v in values.items()}
+        if settings:
+            check_client_settings(kind, settings)  # SpecError names the setting
+        return settings
+
+    return check

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
 from pydantic import AfterValidator, Field, TypeAdapter, model_validator
 
-from transforms.kafka.client_settings import check_client_settings
+from transforms.kafka.client_settings import client_settings
 from transforms.spec import Bool, Duration, Spec, SpecError, Str, int_range, must, plain, spec, strings
 
 __all__ = ["ReadStop", "SourceSpec", "TIMESTAMP_POLICIES", "TOPIC_NAME"]
@@ -105,17 +105,6 @@ def _start(value: Any) -> Union[str, datetime]:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _consumer_settings(values: Any) -> dict:
-    """A mapping of consumer settings, checked by librdkafka without connecting."""
-    values = values or {}
-    if not isinstance(values, Mapping):
-        raise ValueError(f"expected a mapping, got {type(values).__name__}")
-    settings = {str(k): v for k, v in values.items()}
-    if settings:
-        check_client_settings("consumer", settings)  # SpecError names the setting
-    return settings
-
-
 def _timestamp_policy(value: str) -> bool:
     return value in TIMESTAMP_POLICIES[:-1] or (value.startswith("field:") and value != "field:")
 
@@ -148,7 +137,7 @@ class SourceSpec(Spec):
     """The watermark trails the largest event time seen by this much."""
     max_future_skew_s: Duration = Field(3600.0, alias="max_future_skew")
     """A record whose event time is further ahead of the wall clock is a dead letter."""
-    consumer_config: Annotated[dict, plain(_consumer_settings, Optional[dict[str, Any]])] = Field(
+    consumer_config: Annotated[dict, plain(client_settings("consumer"), Optional[dict[str, Any]])] = Field(
         default_factory=dict, repr=False
     )
     """confluent-kafka consumer settings, passed as they are (checked by librdkafka)."""

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, Union
 
 from nltk.stem import SnowballStemmer
-from pydantic import Field, WithJsonSchema, model_validator
+from pydantic import Field, model_validator
 
-from transforms.spec import Bool, Spec, SpecError, Str, int_range, must, one_of, plain, spec, strings
+from transforms.spec import Bool, Spec, SpecError, Str, int_range, named_choice, one_of, plain, spec, strings
 from transforms.text.nltk_resources import NLTK_DATA_MODES
 from transforms.text.normalize import LEMMA_POS, LEMMATIZERS, STEMMERS
 from transforms.text.tokenizers import ENGINES, PUNKT_MODES, TOKENIZERS, validate_pattern
@@ -61,11 +61,7 @@ def _directories(value: Any) -> tuple:
 class TokenizeSpec(Spec):
     """The NLTK tokenizer and the normalisation of its tokens."""
 
-    tokenizer: Annotated[
-        Str,
-        must(lambda v: v in TOKENIZERS, f"unknown tokenizer {{v!r}}; choose one of {', '.join(TOKENIZERS)}"),
-        WithJsonSchema({"type": "string", "enum": list(TOKENIZERS)}),
-    ] = "word"
+    tokenizer: named_choice("tokenizer", TOKENIZERS) = "word"
     """Gives exactly what the NLTK function of that name gives (word: nltk.word_tokenize)."""
     lowercase: Bool = True
     drop_punctuation: Bool = True
