@@ -206,7 +206,7 @@ def _chart(raw: dict, path: Path) -> None:
 
 
 def write_results(raw: dict, results_dir: Path, readme: Optional[Path]) -> str:
-    """Writes sidebyside.json, the chart and the block in RESULTS.md (and the README's); returns the block."""
+    """Writes sidebyside.json, the chart and the block in RESULTS.md and in `readme`; returns the block."""
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "sidebyside.json").write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
     if any(r["runs"] for r in raw["programs"]):
@@ -214,7 +214,8 @@ def write_results(raw: dict, results_dir: Path, readme: Optional[Path]) -> str:
     results = results_dir / "RESULTS.md"
     old = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
     results.write_text(replace_block(old, render(raw, "sidebyside.png")), encoding="utf-8")
-    if readme is not None and block_of(readme.read_text(encoding="utf-8")) is not None:
+    # A partial run (--only, --skip-flink) leaves the README's table as it is.
+    if readme is not None and not raw["meta"].get("partial") and block_of(readme.read_text(encoding="utf-8")):
         image = (results_dir.resolve() / "sidebyside.png").relative_to(readme.resolve().parent).as_posix()
         readme.write_text(replace_block(readme.read_text(encoding="utf-8"), render(raw, image)), encoding="utf-8")
     return render(raw, "sidebyside.png")
