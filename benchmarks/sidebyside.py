@@ -99,14 +99,14 @@ def _fmt(value: Optional[float], digits: int = 0) -> str:
 def _tokenizer_rows(tokenizer: Optional[dict]) -> list[str]:
     """The tokenizer alone, per core, from results/tokenizer.json (`python -m benchmarks tokenizer`)."""
     if not tokenizer:
-        return ["| the tokenizer alone: not measured yet (`python -m benchmarks tokenizer`) | | | | | | |"]
+        return ["| the tokenizer alone: not measured yet (`python -m benchmarks tokenizer`) | | | | | | | |"]
     rate = {"stock NLTK": tokenizer["stock_msg_s"], "the fast engine": tokenizer["fast_msg_s"]}
     lines = []
     for engine, msg_s in rate.items():
         speedup = f", {tokenizer['speedup_median']:.2f}x stock NLTK" if engine == "the fast engine" else ""
         lines.append(
             f"| the tokenizer alone, {engine}, one core, no Kafka (`python -m benchmarks tokenizer`{speedup}) | – | – | "
-            f"{msg_s:,.0f} | {1e6 / msg_s:,.0f} | – | {tokenizer['mismatches']} messages differ |"
+            f"{msg_s:,.0f} | {1e6 / msg_s:,.0f} | 1 | – | {tokenizer['mismatches']} messages differ |"
         )
     return lines
 
@@ -142,24 +142,25 @@ def render(raw: dict, image: str) -> str:
     loop = next((f for f in figs if f.name == "loop" and f.time), None)
     lines = [
         BEGIN,
-        f"{meta['corpus']} cycled into **{meta['messages']:,} messages** ({meta['expected']['tokens']:,} tokens), "
+        f"{meta['corpus'].split(' (')[0]} cycled into **{meta['messages']:,} messages** "
+        f"({meta['expected']['tokens']:,} tokens), "
         f"a topic of {meta['partitions']} partitions, event times over {meta['span_s'] / 60:.0f} minutes, "
         f"{meta['window_s']:g} s windows ({meta['expected']['pairs']:,} (window, token) counts). Each program is a "
         f"whole process, start to exit, {meta['rounds']} interleaved round(s), medians. `{meta['command']}`, "
         f"{meta['date']}, {meta['machine']}.",
         "",
-        "| program | time s | x the loop | msg/s | CPU s per million messages | peak RSS MB | check |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| program | time s | x the loop | msg/s | CPU s per million messages | cores busy | peak RSS MB | check |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for fig in figs:
         label = PROGRAMS.get(fig.name, fig.name)
         if fig.time is None:
-            lines.append(f"| {label} | not measured: {fig.error} | | | | | |")
+            lines.append(f"| {label} | not measured: {fig.error} | | | | | | |")
             continue
         ratio = f"{loop.time / fig.time:.2f}" if loop else "–"
         lines.append(
             f"| {label} | {fig.time:,.1f} | {ratio} | {meta['messages'] / fig.time:,.0f} | "
-            f"{_fmt(fig.cpu_per_million)} | {_fmt(fig.rss)} | {fig.check} |"
+            f"{_fmt(fig.cpu_per_million)} | {fig.cpu / fig.time:.2f} | {_fmt(fig.rss)} | {fig.check} |"
         )
     lines += _tokenizer_rows(raw.get("tokenizer"))
     lines += ["", "| target | measured | |", "|---|---|---|"]
@@ -208,6 +209,9 @@ def _chart(raw: dict, path: Path) -> None:
 def write_results(raw: dict, results_dir: Path, readme: Optional[Path]) -> str:
     """Writes sidebyside.json, the chart and the block in RESULTS.md and in `readme`; returns the block."""
     results_dir.mkdir(parents=True, exist_ok=True)
+    for program in raw["programs"]:
+        for run in program["runs"]:
+            run.pop("log", None)  # a temporary file of the machine that ran it
     (results_dir / "sidebyside.json").write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
     if any(r["runs"] for r in raw["programs"]):
         _chart(raw, results_dir / "sidebyside.png")
