@@ -322,9 +322,11 @@ def _sidebyside(args) -> int:
             out_of_orderness_s=out_of_orderness_s,
             keep_outputs=args.keep_work,
         )
+        load_before = os.getloadavg()[0]
         with _flink_cluster(systems, work_dir, progress) as cluster:
             ctx.flink_cluster = cluster
             results = run_throughput(ctx, systems, args.rounds, progress, empty=False)
+        load_after = os.getloadavg()[0]
     tokenizer_json = args.results_dir / "tokenizer.json"
     tokenizer = None
     if tokenizer_json.exists():
@@ -341,6 +343,7 @@ def _sidebyside(args) -> int:
         out_of_orderness_s=out_of_orderness_s,
         rounds=args.rounds,
         partial=bool(args.only or args.skip_flink),
+        load_1min=[round(load_before, 2), round(load_after, 2)],
     )
     raw = {"meta": meta, "programs": [asdict(r) for r in results], "tokenizer": tokenizer}
     print(sidebyside.write_results(raw, args.results_dir, README))

@@ -96,6 +96,20 @@ def _fmt(value: Optional[float], digits: int = 0) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
+def _caveats(meta: dict) -> list[str]:
+    """What the reader should know before trusting the figures of this run."""
+    notes = []
+    if meta["rounds"] < 3:
+        notes.append(f"Only {meta['rounds']} round(s): no median over rounds steadies these figures.")
+    if meta.get("load_1min"):
+        before, after = meta["load_1min"]
+        notes.append(
+            f"Load average (1 min) of the machine before and after the runs: {before:.1f} and {after:.1f} "
+            f"on {meta['machine'].split(',')[0]}; a figure well above the cores used means other work shared it."
+        )
+    return ["", " ".join(notes)] if notes else []
+
+
 def _tokenizer_rows(tokenizer: Optional[dict]) -> list[str]:
     """The tokenizer alone, per core, from results/tokenizer.json (`python -m benchmarks tokenizer`)."""
     if not tokenizer:
@@ -148,6 +162,7 @@ def render(raw: dict, image: str) -> str:
         f"{meta['window_s']:g} s windows ({meta['expected']['pairs']:,} (window, token) counts). Each program is a "
         f"whole process, start to exit, {meta['rounds']} interleaved round(s), medians. `{meta['command']}`, "
         f"{meta['date']}, {meta['machine']}.",
+        *_caveats(meta),
         "",
         "| program | time s | x the loop | msg/s | CPU s per million messages | cores busy | peak RSS MB | check |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
