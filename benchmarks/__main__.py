@@ -330,8 +330,11 @@ def _sidebyside(args) -> int:
     tokenizer_json = args.results_dir / "tokenizer.json"
     tokenizer = None
     if tokenizer_json.exists():
-        speed = json.loads(tokenizer_json.read_text(encoding="utf-8")).get("speed", [])
-        tokenizer = next((row for row in speed if row["tokenizer"].startswith("word (pipeline default")), None)
+        measured = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+        when = measured.get("speed_meta", measured["meta"])["date"]
+        speed = measured.get("speed", [])
+        row = next((row for row in speed if row["tokenizer"].startswith("word (pipeline default")), None)
+        tokenizer = None if row is None else {**row, "date": when}
     meta = _meta(
         _command_line(),
         corpus_name,

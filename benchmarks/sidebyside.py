@@ -114,12 +114,14 @@ def _tokenizer_rows(tokenizer: Optional[dict]) -> list[str]:
     """The tokenizer alone, per core, from results/tokenizer.json (`python -m benchmarks tokenizer`)."""
     if not tokenizer:
         return ["| the tokenizer alone: not measured yet (`python -m benchmarks tokenizer`) | | | | | | | |"]
+    when = f" on {tokenizer['date']}" if tokenizer.get("date") else ""
     rate = {"stock NLTK": tokenizer["stock_msg_s"], "the fast engine": tokenizer["fast_msg_s"]}
     lines = []
     for engine, msg_s in rate.items():
         speedup = f", {tokenizer['speedup_median']:.2f}x stock NLTK" if engine == "the fast engine" else ""
         lines.append(
-            f"| the tokenizer alone, {engine}, one core, no Kafka (`python -m benchmarks tokenizer`{speedup}) | – | – | "
+            f"| the tokenizer alone, {engine}, one core, no Kafka (`python -m benchmarks tokenizer`{when}{speedup}) "
+            "| – | – | "
             f"{msg_s:,.0f} | {1e6 / msg_s:,.0f} | 1 | – | {tokenizer['mismatches']} messages differ |"
         )
     return lines
