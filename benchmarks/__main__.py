@@ -291,6 +291,7 @@ def _sidebyside(args) -> int:
     window_s, out_of_orderness_s = 10.0, 5.0
     corpus_name, texts = corpus_mod.load_corpus()
     start_ms = int((time.time() - 2 * 3600) * 1000)  # inside retention, never "in the future"
+    start_ms -= start_ms % 60_000  # on a window boundary: every run has the same windows, the same counts
     stream = corpus_mod.cycle(texts, args.messages)
     messages = corpus_mod.stamp(stream, start_ms, int(args.span * 1000), keys=8)
     progress(f"Stream: {corpus_name} cycled into {len(messages):,} messages over {args.span / 60:g} minutes")
