@@ -134,7 +134,7 @@ def targets(raw: dict) -> list[tuple[str, str, str]]:
     rows = []
     for name, goal in _SPEED_TARGETS.items():
         fig = figs.get(name)
-        target = f"{name} >= {goal:g}x the loop (whole process)"
+        target = f"{name} >= {goal:.1f}x the loop (whole process)"
         if fig is None or fig.time is None or loop is None or loop.time is None:
             rows.append((target, "not measured", "missed"))
             continue
