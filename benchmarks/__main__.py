@@ -4,6 +4,7 @@
     python -m benchmarks run --quick             # 1 round, a 2-minute soak
     python -m benchmarks run --skip streaming    # throughput only
     python -m benchmarks run --bootstrap-servers 127.0.0.1:9092   # use a running broker
+    python -m benchmarks sidebyside              # the loop and the runners on 120,000 messages, whole processes
 
 Without --bootstrap-servers the harness starts a Kafka broker of its own
 (pipeline.stack.KafkaBroker, on free ports, state in a temporary directory) and
@@ -25,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def _duration(text: str) -> float:
@@ -61,12 +63,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--bootstrap-servers", help="use this Kafka instead of starting one")
     run.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     run.add_argument("--keep-work", action="store_true", help="keep the work directory (logs, outputs of every run)")
+    side = commands.add_parser(
+        "sidebyside",
+        help="the newcomer's loop against the project's runners on a long stream, whole processes "
+        "(writes results/sidebyside.json, the block in RESULTS.md and the README's table)",
+    )
+    side.add_argument("--messages", type=int, default=120_000, help="the corpus cycled into this many (default 120000)")
+    side.add_argument("--span", type=_duration, default=2400.0, help="event times spread over this (default 40m)")
+    side.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each figure is the median (default 3)")
+    side.add_argument("--partitions", type=int, default=4, help="partitions of the topic (default 4)")
+    side.add_argument("--skip-flink", action="store_true", help="leave both Flink rows out")
+    side.add_argument(
+        "--only", action="append", default=[], metavar="TEXT", help="only the programs whose name contains TEXT"
+    )
+    side.add_argument("--bootstrap-servers", help="use this Kafka instead of starting one")
+    side.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    side.add_argument("--keep-work", action="store_true", help="keep the work directory (logs and rows of every run)")
     commands.add_parser(
         "tokenizer",
         help="the tokenizer alone: stock NLTK against the fast engine "
         "(speed, --exactness N, --worst-case; see benchmarks/tokenizer.py)",
     )
-    report = commands.add_parser("report", help="render RESULTS.md and the chart again from results.json")
+    report = commands.add_parser(
+        "report", help="render RESULTS.md, the charts and the README's table again from the JSON results"
+    )
     report.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     return parser
 
@@ -147,7 +167,7 @@ def _run(args) -> int:
     corpus_path = work_dir / "corpus.jsonl"
     corpus_mod.write_corpus(messages, corpus_path)
     progress(f"Corpus: {corpus_name}: {len(messages):,} messages (work files in {work_dir})")
-    expected_tokens, expected_pairs = corpus_mod.expected_counts(messages, int(window_s * 1000))
+    expected_tokens, expected_pairs, _ = corpus_mod.expected_counts(messages, int(window_s * 1000))
     progress(f"Expected: {expected_tokens:,} tokens, {expected_pairs:,} (window, token) counts")
 
     results, streaming = [], None
@@ -195,25 +215,142 @@ def _run(args) -> int:
                 progress=progress,
             )
 
-    command = "python -m benchmarks run" + " ".join([""] + [a for a in sys.argv[2:] if not a.startswith("--bootstrap")])
-    meta = {
-        "command": command.strip(),
+    meta = _meta(
+        _command_line(),
+        corpus_name,
+        len(messages),
+        expected_tokens=expected_tokens,
+        expected_pairs=expected_pairs,
+        partitions=args.partitions,
+        span_s=span_s,
+        window_s=window_s,
+        out_of_orderness_s=out_of_orderness_s,
+        rounds=rounds,
+        punkt="installed punkt_tab model" if punkt_installed() else "no punkt_tab data here: untrained Punkt",
+    )
+    markdown = write_report(args.results_dir, meta, results, streaming)
+    print(markdown)
+    if args.keep_work:
+        print(f"Work files kept in {work_dir}")
+    else:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return 0
+
+
+def _meta(command: str, corpus_name: str, messages: int, **figures) -> dict:
+    return {
+        "command": command,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}",
         "corpus": corpus_name,
-        "messages": len(messages),
-        "expected_tokens": expected_tokens,
-        "expected_pairs": expected_pairs,
-        "partitions": args.partitions,
-        "span_s": span_s,
-        "window_s": window_s,
-        "out_of_orderness_s": out_of_orderness_s,
-        "rounds": rounds,
-        "punkt": "installed punkt_tab model" if punkt_installed() else "no punkt_tab data here: untrained Punkt",
+        "messages": messages,
+        **figures,
     }
-    markdown = write_report(args.results_dir, meta, results, streaming)
-    print(markdown)
+
+
+def _command_line() -> str:
+    return " ".join(["python -m benchmarks"] + [a for a in sys.argv[1:] if not a.startswith("--bootstrap")])
+
+
+def _join_group_once(bootstrap_servers: str, topic: str, timeout_s: float = 120.0) -> None:
+    """Reads one message in a consumer group, so that the broker creates its offsets topic now:
+    otherwise the first timed program of the first round pays those seconds."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": f"bench-warm-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None:
+                consumer.commit(message, asynchronous=False)
+                return
+    finally:
+        consumer.close()
+
+
+def _sidebyside(args) -> int:
+    import json
+    from dataclasses import asdict
+
+    from benchmarks import corpus as corpus_mod
+    from benchmarks import sidebyside
+    from benchmarks.throughput import Context, run_throughput
+
+    def progress(message: str) -> None:
+        print(message, flush=True)
+
+    window_s, out_of_orderness_s = 10.0, 5.0
+    corpus_name, texts = corpus_mod.load_corpus()
+    start_ms = int((time.time() - 2 * 3600) * 1000)  # inside retention, never "in the future"
+    start_ms -= start_ms % 60_000  # on a window boundary: every run has the same windows, the same counts
+    stream = corpus_mod.cycle(texts, args.messages)
+    messages = corpus_mod.stamp(stream, start_ms, int(args.span * 1000), keys=8)
+    progress(f"Stream: {corpus_name} cycled into {len(messages):,} messages over {args.span / 60:g} minutes")
+    expected = corpus_mod.expected_counts(messages, int(window_s * 1000), engine="guarded")
+    progress(f"Expected (stock NLTK): {expected.tokens:,} tokens, {expected.pairs:,} (window, token) counts")
+    work_dir = Path(tempfile.mkdtemp(prefix="bench-sidebyside-"))
+    corpus_path = work_dir / "corpus.jsonl"
+    corpus_mod.write_corpus(messages, corpus_path)
+    systems = sidebyside.programs()
+    if args.skip_flink:
+        systems = [s for s in systems if "Flink" not in s.name]
+    if args.only:
+        systems = [s for s in systems if any(text.lower() in s.name.lower() for text in args.only)]
+    with _kafka(args.bootstrap_servers, progress) as bootstrap:
+        topic = f"bench-stream-{uuid.uuid4().hex[:8]}"
+        delivered = corpus_mod.produce_corpus(bootstrap, topic, messages, args.partitions)
+        progress(f"Loaded {delivered:,} messages into {topic} ({args.partitions} partitions)")
+        _join_group_once(bootstrap, topic)
+        ctx = Context(
+            bootstrap_servers=bootstrap,
+            topic=topic,
+            empty_topic="",  # whole processes only: no start-up runs
+            corpus_path=corpus_path,
+            work_dir=work_dir,
+            messages=len(messages),
+            expected_tokens=expected.tokens,
+            expected_pairs=expected.pairs,
+            window_s=window_s,
+            out_of_orderness_s=out_of_orderness_s,
+            keep_outputs=args.keep_work,
+        )
+        load_before = os.getloadavg()[0]
+        with _flink_cluster(systems, work_dir, progress) as cluster:
+            ctx.flink_cluster = cluster
+            results = run_throughput(ctx, systems, args.rounds, progress, empty=False)
+        load_after = os.getloadavg()[0]
+    tokenizer_json = args.results_dir / "tokenizer.json"
+    tokenizer = None
+    if tokenizer_json.exists():
+        measured = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+        when = measured.get("speed_meta", measured["meta"])["date"]
+        speed = measured.get("speed", [])
+        row = next((row for row in speed if row["tokenizer"].startswith("word (pipeline default")), None)
+        tokenizer = None if row is None else {**row, "date": when}
+    meta = _meta(
+        _command_line(),
+        corpus_name,
+        len(messages),
+        expected=expected._asdict(),
+        partitions=args.partitions,
+        span_s=args.span,
+        window_s=window_s,
+        out_of_orderness_s=out_of_orderness_s,
+        rounds=args.rounds,
+        partial=bool(args.only or args.skip_flink),
+        load_1min=[round(load_before, 2), round(load_after, 2)],
+    )
+    raw = {"meta": meta, "programs": [asdict(r) for r in results], "tokenizer": tokenizer}
+    print(sidebyside.write_results(raw, args.results_dir, README))
     if args.keep_work:
         print(f"Work files kept in {work_dir}")
     else:
@@ -229,9 +366,18 @@ def main() -> int:
     args = _parser().parse_args()
     if args.command == "run":
         return _run(args)
+    if args.command == "sidebyside":
+        return _sidebyside(args)
+    import json
+
+    from benchmarks import sidebyside
     from benchmarks.report import rewrite_report
 
-    print(rewrite_report(args.results_dir))
+    if (args.results_dir / "results.json").exists():
+        print(rewrite_report(args.results_dir))
+    if (args.results_dir / "sidebyside.json").exists():
+        raw = json.loads((args.results_dir / "sidebyside.json").read_text(encoding="utf-8"))
+        print(sidebyside.write_results(raw, args.results_dir, README))
     return 0
 
 

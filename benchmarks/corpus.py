@@ -8,6 +8,8 @@ partition is in event-time order and the windows see a steady stream.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import random
 from collections import Counter
@@ -18,7 +20,10 @@ from pipeline.devtools.producer import ProducerRecord, ensure_topic, produce_mes
 
 __all__ = [
     "CorpusMessage",
+    "Expected",
     "FORTUNES_DIR",
+    "count_fingerprint",
+    "cycle",
     "expected_counts",
     "load_corpus",
     "produce_corpus",
@@ -42,6 +47,14 @@ class CorpusMessage(NamedTuple):
     text: str
     key: str
     timestamp_ms: int
+
+
+class Expected(NamedTuple):
+    """What a correct windowed count of a stream finds: the check every run is held to."""
+
+    tokens: int  # the sum of all counts
+    pairs: int  # distinct (window, token) counts
+    fingerprint: int  # count_fingerprint summed over those counts
 
 
 def _fortunes(directory: Path) -> list[str]:
@@ -76,6 +89,11 @@ def load_corpus(fortunes_dir: Path = FORTUNES_DIR) -> tuple[str, list[str]]:
     return "generated text (install Debian's 'fortunes' package for real English)", _generated(_GENERATED_MESSAGES)
 
 
+def cycle(texts: list[str], messages: int) -> list[str]:
+    """The texts repeated in order until there are `messages` of them (a longer stream of the same text)."""
+    return [texts[i % len(texts)] for i in range(messages)]
+
+
 def stamp(texts: list[str], start_ms: int, span_ms: int, keys: int) -> list[CorpusMessage]:
     """Keys round-robin and event times spread evenly over [start_ms, start_ms + span_ms)."""
     step = span_ms / max(len(texts), 1)
@@ -106,12 +124,33 @@ def window_start_ms(timestamp_ms: int, size_ms: int) -> int:
     return timestamp_ms - timestamp_ms % size_ms
 
 
-def expected_counts(messages: list[CorpusMessage], window_ms: int) -> tuple[int, int]:
-    """(tokens, distinct (window, token) pairs) that a correct windowed count finds in the corpus."""
-    from benchmarks.systems.common import make_tokenize
+def count_fingerprint(window_start: str, token: str, count: int) -> int:
+    """One count's share of a stream's fingerprint (sum modulo 2**64 over every count row).
 
-    tokenize = make_tokenize()
-    windows: dict[int, Counter] = {}
-    for message in messages:
-        windows.setdefault(window_start_ms(message.timestamp_ms, window_ms), Counter()).update(tokenize(message.text))
-    return sum(sum(c.values()) for c in windows.values()), sum(len(c) for c in windows.values())
+    A token's counts may be split over several rows of one window (a loop that closes
+    a window early and reopens it) and still sum to the same fingerprint, but a count
+    that is off, a token or window that is missing or extra, almost surely does not.
+    """
+    digest = hashlib.blake2b(f"{window_start}\x00{token}".encode(), digest_size=8).digest()
+    return count * int.from_bytes(digest, "little") % 2**64
+
+
+def expected_counts(messages: list[CorpusMessage], window_ms: int, engine: str = "fast") -> Expected:
+    """What a correct windowed count finds in the messages, tokenized on `engine` (`guarded`: stock NLTK)."""
+    from benchmarks.systems.common import iso_ms, make_tokenize
+
+    tokenize = make_tokenize(engine)
+    tokens_of: dict[str, list] = {}  # a cycled corpus repeats its texts: tokenize each once
+    tokens = pairs = fingerprint = 0
+    ordered = sorted(messages, key=lambda m: m.timestamp_ms)
+    for start, group in itertools.groupby(ordered, key=lambda m: window_start_ms(m.timestamp_ms, window_ms)):
+        counts = Counter()
+        for message in group:
+            if message.text not in tokens_of:
+                tokens_of[message.text] = tokenize(message.text)
+            counts.update(tokens_of[message.text])
+        window = iso_ms(start)
+        tokens += sum(counts.values())
+        pairs += len(counts)
+        fingerprint += sum(count_fingerprint(window, token, n) for token, n in counts.items())
+    return Expected(tokens, pairs, fingerprint % 2**64)

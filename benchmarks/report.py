@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
+from benchmarks.sidebyside import block_of, replace_block
 from benchmarks.streaming import StreamingResult
 from benchmarks.throughput import SystemResult
 
@@ -310,7 +311,11 @@ def write_report(
         lines += ["## Targets (issue 6)", "", "| target | measured | |", "|---|---|---|"]
         lines += [f"| {t} | {m} | **{ok}** |" for t, m, ok in target_rows] + [""]
     markdown = "\n".join(lines)
-    (results_dir / "RESULTS.md").write_text(markdown, encoding="utf-8")
+    previous = results_dir / "RESULTS.md"
+    block = block_of(previous.read_text(encoding="utf-8")) if previous.exists() else None
+    if block:  # the side-by-side table comes from its own command: keep it
+        markdown = replace_block(markdown, block)
+    previous.write_text(markdown, encoding="utf-8")
     raw = {
         "meta": meta,
         "throughput": [r.__dict__ for r in results],

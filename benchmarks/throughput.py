@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from benchmarks.corpus import count_fingerprint
 from benchmarks.measure import run_measured
 
-__all__ = ["Context", "System", "SystemResult", "default_systems", "run_throughput"]
+__all__ = ["Context", "System", "SystemResult", "baseline_system", "config_system", "default_systems", "run_throughput"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,6 +46,7 @@ class Context:
     out_of_orderness_s: float = 5.0
     quix_python: Optional[str] = None
     flink_cluster: Optional[dict] = None  # {"sets": [...], "pids": [...]} of the cluster the harness started
+    keep_outputs: bool = True  # False: delete each run's rows once counted (a long stream writes GBs of them)
 
 
 @dataclass
@@ -110,7 +112,8 @@ def _pipeline_command(config: str, *sets: str, cluster: bool = False) -> Callabl
     return build
 
 
-def _config_system(name: str, config: str, note: str, *sets: str, cluster: bool = False) -> System:
+def config_system(name: str, config: str, note: str, *sets: str, cluster: bool = False) -> System:
+    """The pipeline on run_configs/`config`, reading the benchmark topic to its end, `sets` on top."""
     path = REPO / "run_configs" / config
     unavailable = None if path.is_file() else f"run_configs/{config} does not exist yet"
     return System(
@@ -121,6 +124,31 @@ def _config_system(name: str, config: str, note: str, *sets: str, cluster: bool 
         unavailable=unavailable,
         uses_cluster=cluster,
     )
+
+
+def baseline_system(name: str, note: str, engine: str = "fast") -> System:
+    """systems/baseline.py: one consumer loop with a Counter per window (engine `guarded`: stock NLTK)."""
+
+    def build(ctx: Context, topic: str, out: Path) -> Command:
+        return Command(
+            _python_module(
+                "benchmarks.systems.baseline",
+                "--bootstrap-servers",
+                ctx.bootstrap_servers,
+                "--topic",
+                topic,
+                "--out",
+                str(out),
+                "--window-s",
+                str(ctx.window_s),
+                "--out-of-orderness-s",
+                str(ctx.out_of_orderness_s),
+                "--engine",
+                engine,
+            )
+        )
+
+    return System(name, "baseline", build, note=note)
 
 
 def default_systems(quix_python: Optional[str]) -> list[System]:
@@ -148,23 +176,6 @@ def default_systems(quix_python: Optional[str]) -> list[System]:
             )
 
         return build
-
-    def baseline(ctx, topic, out):
-        return Command(
-            _python_module(
-                "benchmarks.systems.baseline",
-                "--bootstrap-servers",
-                ctx.bootstrap_servers,
-                "--topic",
-                topic,
-                "--out",
-                str(out),
-                "--window-s",
-                str(ctx.window_s),
-                "--out-of-orderness-s",
-                str(ctx.out_of_orderness_s),
-            )
-        )
 
     def quix(ctx, topic, out):
         state = ctx.work_dir / f"quix-state-{uuid.uuid4().hex[:8]}"
@@ -218,20 +229,20 @@ def default_systems(quix_python: Optional[str]) -> list[System]:
             counts=False,
             note="no Kafka: corpus file",
         ),
-        System("baseline: consumer loop + dict per window", "baseline", baseline, note="1 process"),
-        _config_system("pipeline: DirectRunner (on Prism)", "direct.yaml", "direct.yaml"),
-        _config_system("pipeline: PrismRunner", "prism.yaml", "prism.yaml"),
+        baseline_system("baseline: consumer loop + dict per window", "1 process"),
+        config_system("pipeline: DirectRunner (on Prism)", "direct.yaml", "direct.yaml"),
+        config_system("pipeline: PrismRunner", "prism.yaml", "prism.yaml"),
         # A bounded job that asks for worker processes runs on Beam's FnApiRunner, one per core here.
-        _config_system(
+        config_system(
             "pipeline: DirectRunner, a worker process per core (FnApiRunner)",
             "direct.yaml",
             "direct.yaml + options.direct_num_workers=0 (one per core)",
             "options.direct_num_workers=0",
         ),
-        _config_system(
+        config_system(
             "pipeline: FlinkRunner embedded", "flink-local.yaml", "flink-local.yaml (parallelism 2, LOOPBACK)"
         ),
-        _config_system(
+        config_system(
             "pipeline: FlinkRunner cluster",
             "flink-cluster.yaml",
             "flink-cluster.yaml (parallelism 2, worker pool); CPU and RSS include the cluster",
@@ -250,11 +261,11 @@ def default_systems(quix_python: Optional[str]) -> list[System]:
     ]
 
 
-def _read_counts(path: Path) -> tuple[int, int]:
-    """(sum of counts, number of count rows) of a JSON-lines output."""
-    tokens = pairs = 0
+def _read_counts(path: Path) -> tuple[int, int, int]:
+    """(sum of counts, number of count rows, fingerprint of the counts) of a JSON-lines output."""
+    tokens = pairs = fingerprint = 0
     if not path.exists():
-        return 0, 0
+        return 0, 0, 0
     with open(path, encoding="utf-8") as rows:
         for line in rows:
             if '"count"' not in line:
@@ -266,7 +277,8 @@ def _read_counts(path: Path) -> tuple[int, int]:
             if row.get("kind") == "count":
                 tokens += row["count"]
                 pairs += 1
-    return tokens, pairs
+                fingerprint += count_fingerprint(row["window_start"], row["token"], row["count"])
+    return tokens, pairs, fingerprint % 2**64
 
 
 def _result_line(log: Path) -> dict:
@@ -305,7 +317,10 @@ def _run_once(system: System, ctx: Context, topic: str, tag: str) -> dict:
         **{f"reported_{k}": v for k, v in stdout_result.items()},
     }
     if system.counts:
-        run["tokens"], run["pairs"] = _read_counts(out)
+        run["tokens"], run["pairs"], run["fingerprint"] = _read_counts(out)
+    if not ctx.keep_outputs:
+        for rows in run_dir.glob("rows.jsonl*"):
+            rows.unlink()
     elif "tokens" in stdout_result:
         run["tokens"] = stdout_result["tokens"]
     if measured.returncode != 0:
@@ -314,8 +329,10 @@ def _run_once(system: System, ctx: Context, topic: str, tag: str) -> dict:
     return run
 
 
-def run_throughput(ctx: Context, systems: list[System], rounds: int, progress=print) -> list[SystemResult]:
-    """Runs every available system `rounds` times on the corpus and on the empty topic."""
+def run_throughput(
+    ctx: Context, systems: list[System], rounds: int, progress=print, empty: bool = True
+) -> list[SystemResult]:
+    """Runs every available system `rounds` times on the corpus (and on the empty topic unless `empty` is False)."""
     results = {s.name: SystemResult(s.name, s.group, s.note, s.unavailable) for s in systems}
     available = [s for s in systems if s.unavailable is None]
     for round_index in range(rounds):
@@ -323,7 +340,8 @@ def run_throughput(ctx: Context, systems: list[System], rounds: int, progress=pr
             result = results[system.name]
             if len(result.errors) > round_index:  # failed in an earlier round: do not retry forever
                 continue
-            for topic, runs, tag in ((ctx.empty_topic, result.empty_runs, "empty"), (ctx.topic, result.runs, "corpus")):
+            passes = ((ctx.empty_topic, result.empty_runs, "empty"),) if empty else ()
+            for topic, runs, tag in (*passes, (ctx.topic, result.runs, "corpus")):
                 progress(f"  round {round_index + 1}/{rounds}: {system.name} ({tag})")
                 try:
                     run = _run_once(system, ctx, topic, tag)

@@ -26,10 +26,13 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--window-s", type=float, default=10.0)
     parser.add_argument("--out-of-orderness-s", type=float, default=5.0)
+    parser.add_argument(
+        "--engine", choices=("fast", "guarded"), default="fast", help="guarded: stock NLTK, as nltk.word_tokenize"
+    )
     args = parser.parse_args()
     window_ms = int(args.window_s * 1000)
     delay_ms = int(args.out_of_orderness_s * 1000)
-    tokenize = make_tokenize()
+    tokenize = make_tokenize(args.engine)
 
     consumer = Consumer(
         {

@@ -18,15 +18,22 @@ __all__ = ["end_offsets", "iso_ms", "make_tokenize", "count_row", "report"]
 _METADATA_TIMEOUT_S = 30.0
 
 
-def make_tokenize() -> Callable[[str], list]:
+def make_tokenize(engine: str = "fast") -> Callable[[str], list]:
     """The pipeline's default tokenization: NLTK word_tokenize (Punkt as installed, else
-    untrained), lowercased, punctuation-only tokens dropped (`tokenize:` defaults)."""
-    from transforms.text.normalize import make_normalizer
-    from transforms.text.spec import TokenizeSpec
+    untrained), lowercased, punctuation-only tokens dropped (`tokenize:` defaults).
+
+    `engine="guarded"` is stock NLTK, what a program that calls `nltk.word_tokenize` runs.
+    """
+    from transforms.text.normalize import is_punctuation
     from transforms.text.tokenizers import make_tokenizer
 
-    tokenizer = make_tokenizer("word", punkt="auto")
-    normalize = make_normalizer(TokenizeSpec(lowercase=True, drop_punctuation=True))
+    tokenizer = make_tokenizer("word", punkt="auto", engine=engine)
+
+    def normalize(tokens: list) -> list:
+        # TokenizeText's default normalisation: lowercase, then drop empty and punctuation-only tokens.
+        lowered = (token.lower() for token in tokens)
+        return [token for token in lowered if token and not is_punctuation(token)]
+
     tokenizer("Warm up: Dr. Smith's 2 cats.")  # compiles NLTK's lazy patterns, as TokenizeText.setup does
     return lambda text: normalize(tokenizer(text))
 
