@@ -41,6 +41,9 @@ Why the output is exactly NLTK's:
   the fast path raises. TweetTokenizer rewrites its text (HTML entities to
   characters) before its main pattern runs, so its swapped pattern makes the
   same check on the text it is actually given.
+- The replacement templates stay NLTK's: on Python 3.11 each is handed to `sub` in the form
+  `re` itself compiles it to (`re._subx`, once instead of on every call; see `_RE_SUBX`), so
+  `re` expands it with its own template parser exactly as it would the string.
 - Evidence: tests/test_fast_tokenizer.py and `python -m benchmarks tokenizer
   --exactness` compare the two paths on the fortunes corpus and on generated text.
 
