@@ -93,6 +93,29 @@ def test_each_swapped_pattern_is_the_same_string_and_flags_on_re():
         assert fast.flags & ~re.UNICODE == int(pattern.flags) & ~(re.UNICODE | regex.V0), location
 
 
+def _replacement_pairs(tokenizer) -> list:
+    pairs = [pair for attr in fast_patterns._PAIR_LISTS for pair in getattr(tokenizer, attr)]
+    return pairs + [getattr(tokenizer, attr) for attr in fast_patterns._PAIRS]
+
+
+def test_each_replacement_is_nltks_template_as_re_compiles_it():
+    texts = [
+        "",
+        "a",
+        "``Don't,\" he said: (x) [y] {z} <w> -- 'tis...  \"ok\"; $5 & 1,2 – x?! 'em. ",
+        "«a» “b” ''c'' 'd' 1:2.",
+    ]
+    for cls, fast in (
+        (NLTKWordTokenizer, fast_patterns.fast_word()),
+        (TreebankWordTokenizer, fast_patterns.fast_treebank()),
+    ):
+        for (guarded, template), (pattern, replacement) in zip(_replacement_pairs(cls), _replacement_pairs(fast)):
+            if fast_patterns._RE_SUBX is not None and "\\" in template:
+                assert not isinstance(replacement, str), (cls.__name__, guarded.pattern)  # parsed once, not per call
+            for text in texts + [m.group() * 2 for t in texts for m in pattern.finditer(t)]:
+                assert pattern.sub(replacement, text) == guarded.sub(template, text), (guarded.pattern, text)
+
+
 def test_regex_only_syntax_is_never_swapped():
     for source in (r"([^\p{L}\p{N}])\1{3,}", r"[[:alpha:]]+", r"\Ga", r"a(?|b|c)"):
         with pytest.raises(ValueError):

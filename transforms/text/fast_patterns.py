@@ -41,6 +41,9 @@ Why the output is exactly NLTK's:
   the fast path raises. TweetTokenizer rewrites its text (HTML entities to
   characters) before its main pattern runs, so its swapped pattern makes the
   same check on the text it is actually given.
+- The replacement templates stay NLTK's: on Python 3.11 each is handed to `sub` in the form
+  `re` itself compiles it to (`re._subx`, once instead of on every call; see `_RE_SUBX`), so
+  `re` expands it with its own template parser exactly as it would the string.
 - Evidence: tests/test_fast_tokenizer.py and `python -m benchmarks tokenizer
   --exactness` compare the two paths on the fortunes corpus and on generated text.
 
@@ -283,16 +286,41 @@ def _character_class(chars) -> "re.Pattern":
 # --------------------------------------------------------------------------------------------
 
 
+# Python 3.11's `re` hands a replacement template that holds a backslash (NLTK's r" \1 ",
+# r" \g<0> ") to `re._subx` on EVERY `sub` call, matched or not: a Python call and a cache
+# lookup that hashes the compiled pattern's code, about a third of the word tokenizer's time.
+# `_subx` returns what `sub` then runs (the literal, or re's own `expand_template` over re's own
+# parse of the template), so calling it once per (pattern, template) and handing `sub` its
+# result is NLTK's replacement on NLTK's pattern, expanded by `re` itself. Python 3.12 parses
+# templates differently (no `_subx`); there the templates stay strings.
+_RE_SUBX = getattr(re, "_subx", None)
+
+
+def _compiled_replacement(pattern: "re.Pattern", template: str):
+    """What `pattern.sub(template, ...)` runs for `template`, computed once (see `_RE_SUBX`)."""
+    if _RE_SUBX is None or "\\" not in template:
+        return template  # `re` takes a template without a backslash as a literal itself
+    compiled = _RE_SUBX(pattern, template)
+    if isinstance(compiled, str) and "\\" in compiled:
+        return template  # a literal that `sub` would parse again: keep the template as NLTK gives it
+    return compiled
+
+
 def _swap(tokenizer):
     """Sets, on this NLTKWordTokenizer/TreebankWordTokenizer instance only, each pattern
-    attribute to the same (pattern, replacement) pairs with `re`-compiled patterns."""
+    attribute to the same (pattern, replacement) pairs with `re`-compiled patterns, and each
+    replacement template in the form `re` itself compiles it to (`_compiled_replacement`)."""
     cls = type(tokenizer)
+
+    def pair(guarded, template):
+        pattern = fast_pattern(guarded)
+        return pattern, _compiled_replacement(pattern, template)
+
     for attr in _PAIR_LISTS:
-        setattr(tokenizer, attr, [(fast_pattern(p), replacement) for p, replacement in getattr(cls, attr)])
+        setattr(tokenizer, attr, [pair(p, replacement) for p, replacement in getattr(cls, attr)])
     for attr in _PAIRS:
-        pattern, replacement = getattr(cls, attr)
-        setattr(tokenizer, attr, (fast_pattern(pattern), replacement))
-    # CONTRACTIONS2/3 are stdlib `re` patterns in NLTK itself: nothing to swap.
+        setattr(tokenizer, attr, pair(*getattr(cls, attr)))
+    # CONTRACTIONS2/3 are stdlib `re` patterns in NLTK itself, with their template in NLTK's code.
     return tokenizer
 
 
