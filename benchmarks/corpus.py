@@ -85,7 +85,7 @@ def load_corpus(fortunes_dir: Path = FORTUNES_DIR) -> tuple[str, list[str]]:
     if fortunes_dir.is_dir():
         texts = _fortunes(fortunes_dir)
         if texts:
-            return f"Debian fortunes ({fortunes_dir})", texts
+            return "Debian fortunes", texts
     return "generated text (install Debian's 'fortunes' package for real English)", _generated(_GENERATED_MESSAGES)
 
 

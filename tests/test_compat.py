@@ -61,3 +61,16 @@ def test_descendants_and_running_state_from_proc():
         child.kill()
         child.wait()
     assert not compat.is_process_running(child.pid)
+
+
+def test_re_compiled_template_is_what_sub_runs():
+    import re
+    import sys
+
+    pattern = re.compile(r"(a)(b)")
+    compiled = compat.re_compiled_template(pattern, r" \2\1 ")
+    if sys.version_info[:2] == (3, 11):
+        assert compiled is not None, "CPython 3.11 has re._subx: re-check transforms/compat.py"
+        assert pattern.sub(compiled, "xaby") == pattern.sub(r" \2\1 ", "xaby") == "x ba y"
+    else:
+        assert compiled is None or pattern.sub(compiled, "xaby") == "x ba y"

@@ -1,4 +1,4 @@
-"""Every private Beam, NLTK, gRPC and Linux call of the project, in one place.
+"""Every private Beam, NLTK, gRPC, Python and Linux call of the project, in one place.
 
 Each function here reaches into something its owner does not promise to keep:
 an attribute with a leading underscore, an internal module, or the /proc file
@@ -23,12 +23,19 @@ __all__ = [
     "is_process_running",
     "job_service_counters",
     "punkt_parameters_of",
+    "re_compiled_template",
     "result_runs_on_job_service",
     "runner_module_of",
     "wordnet_morphy",
 ]
 
-CHECKED_AGAINST = {"apache-beam": "2.77.0", "nltk": "3.10.4", "grpcio": "1.7x", "linux": "/proc/<pid>/stat"}
+CHECKED_AGAINST = {
+    "apache-beam": "2.77.0",
+    "nltk": "3.10.4",
+    "grpcio": "1.7x",
+    "python": "3.11",
+    "linux": "/proc/<pid>/stat",
+}
 
 
 # --- Beam 2.77 -------------------------------------------------------------------------
@@ -92,6 +99,22 @@ def punkt_parameters_of(tokenizer) -> Any:
 def wordnet_morphy(reader, word: str, pos: str) -> list:
     """WordNet's morphy candidates for a word, as WordNetLemmatizer computes them (NLTK 3.10.4)."""
     return reader._morphy(word, pos)
+
+
+# --- Python 3.11 ----------------------------------------------------------------------
+
+
+def re_compiled_template(pattern, template: str):
+    """What `pattern.sub(template, ...)` runs for `template`: `re._subx`'s result (CPython 3.11).
+
+    CPython 3.11 calls `re._subx` on every `sub` call whose template holds a backslash; it
+    returns the literal, or re's own expander over re's own parse of the template. None where
+    this Python has no `re._subx` (3.12 parses templates differently): keep the template.
+    """
+    import re
+
+    subx = getattr(re, "_subx", None)
+    return None if subx is None else subx(pattern, template)
 
 
 # --- gRPC ------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ Why the output is exactly NLTK's:
   characters) before its main pattern runs, so its swapped pattern makes the
   same check on the text it is actually given.
 - The replacement templates stay NLTK's: on Python 3.11 each is handed to `sub` in the form
-  `re` itself compiles it to (`re._subx`, once instead of on every call; see `_RE_SUBX`), so
+  `re` itself compiles it to (`re._subx`, once instead of on every call; see `_compiled_replacement`), so
   `re` expands it with its own template parser exactly as it would the string.
 - Evidence: tests/test_fast_tokenizer.py and `python -m benchmarks tokenizer
   --exactness` compare the two paths on the fortunes corpus and on generated text.
@@ -74,6 +74,8 @@ from nltk.tokenize import (
     WordPunctTokenizer,
 )
 from nltk.tokenize.punkt import PunktLanguageVars, PunktParameters, PunktSentenceTokenizer, PunktToken
+
+from transforms.compat import re_compiled_template
 
 __all__ = [
     "CHECKED_NLTK_VERSION",
@@ -291,17 +293,17 @@ def _character_class(chars) -> "re.Pattern":
 # lookup that hashes the compiled pattern's code, about a third of the word tokenizer's time.
 # `_subx` returns what `sub` then runs (the literal, or re's own `expand_template` over re's own
 # parse of the template), so calling it once per (pattern, template) and handing `sub` its
-# result is NLTK's replacement on NLTK's pattern, expanded by `re` itself. Python 3.12 parses
-# templates differently (no `_subx`); there the templates stay strings.
-_RE_SUBX = getattr(re, "_subx", None)
+# result is NLTK's replacement on NLTK's pattern, expanded by `re` itself
+# (transforms.compat.re_compiled_template). Python 3.12 parses templates differently (no
+# `_subx`); there the templates stay strings.
 
 
 def _compiled_replacement(pattern: "re.Pattern", template: str):
-    """What `pattern.sub(template, ...)` runs for `template`, computed once (see `_RE_SUBX`)."""
-    if _RE_SUBX is None or "\\" not in template:
+    """What `pattern.sub(template, ...)` runs for `template`, computed once (see above)."""
+    if "\\" not in template:
         return template  # `re` takes a template without a backslash as a literal itself
-    compiled = _RE_SUBX(pattern, template)
-    if isinstance(compiled, str) and "\\" in compiled:
+    compiled = re_compiled_template(pattern, template)
+    if compiled is None or (isinstance(compiled, str) and "\\" in compiled):
         return template  # a literal that `sub` would parse again: keep the template as NLTK gives it
     return compiled
 
