@@ -133,6 +133,7 @@ def count_tokens(records, config: RunConfig) -> JobOutputs:
                 config.count.emit_counts,
                 config.count.by_key,
                 offset_credits=commits_offsets(config),
+                fanout=config.count.fanout,
             )
         )
     )

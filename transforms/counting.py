@@ -4,6 +4,13 @@ Each message's tokens cross the shuffle as one element, and the combiner is
 lifted, so every bundle sends one partial Counter per window downstream instead
 of one element per token (DESIGN decision 5).
 
+With `fanout` > 1, a window's key is hot: Beam's hot-key fanout merges each
+window's partial Counters on `fanout` intermediate keys first, on as many
+workers, and then the few results on the window's key. The merge is the same
+CombineFn, so the panes hold the same counts and offsets; it is offered for the
+default trigger only, where each stage fires one pane per window (early or late
+firings would fire on the intermediate results, not on the messages).
+
 The counts are keyed by their window rather than combined globally: a global
 combine puts every window on one key, so one worker merges and writes all of
 them while the others wait. Keyed by window, the windows spread over the
@@ -206,16 +213,21 @@ class CountSpec:
         by_key: also emit key_count rows: token counts per Kafka message key.
         offset_credits: follow each pane's rows with the OffsetCredits of the
             messages it counted (for CommitOffsets, behind a sink).
+        fanout: merge each window's counts on this many intermediate keys
+            first (Beam's hot-key fanout; 1: on the window's key alone).
     """
 
     top_k: int = 10
     emit_counts: bool = True
     by_key: bool = False
     offset_credits: bool = False
+    fanout: int = 1
 
     def __post_init__(self):
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+        if self.fanout < 1:
+            raise ValueError(f"fanout must be at least 1, got {self.fanout}")
 
 
 class CountTokens(beam.PTransform):
@@ -233,15 +245,17 @@ class CountTokens(beam.PTransform):
         label: Optional[str] = None,
         *,
         top_k: int = 10,
+        fanout: int = 1,
     ):
         super().__init__(label)
         if isinstance(spec, int):  # CountTokens(5): the top_k, as it was always given first
             spec, top_k = None, spec
-        spec = spec or CountSpec(top_k, emit_counts, by_key, offset_credits)
+        spec = spec or CountSpec(top_k, emit_counts, by_key, offset_credits, fanout)
         self._top_k = spec.top_k
         self._emit_counts = spec.emit_counts
         self._by_key = spec.by_key
         self._offset_credits = spec.offset_credits
+        self._fanout = spec.fanout
 
     def expand(self, messages):
         merging = messages.windowing.windowfn.is_merging()
@@ -251,9 +265,12 @@ class CountTokens(beam.PTransform):
             keyed = messages | "KeyByWindow" >> beam.ParDo(_KeyByWindowFn())
         # With by_key, a message is written in two panes per window: its window's and its key's.
         copies = 2 if self._by_key else 1
+        merge = beam.CombinePerKey(MergeCountsFn(self._offset_credits))
+        if self._fanout > 1 and not merging:
+            merge = merge.with_hot_key_fanout(self._fanout)
         rows = (
             keyed
-            | "MergeCounts" >> beam.CombinePerKey(MergeCountsFn(self._offset_credits))
+            | "MergeCounts" >> merge
             | "PaneRows" >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts, merging, copies))
         )
         if not self._by_key:
