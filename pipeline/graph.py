@@ -134,6 +134,7 @@ def count_tokens(records, config: RunConfig) -> JobOutputs:
                 config.count.by_key,
                 offset_credits=commits_offsets(config),
                 fanout=config.count.fanout,
+                batch_rows=True,  # for the sink: one element per pane, not per token
             )
         )
     )

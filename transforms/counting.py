@@ -18,6 +18,10 @@ workers after the shuffle; the groups, and so the panes, are the same, because
 the key follows from the window. Merging windows (sessions) keep a single key:
 their windows are only known after the merge.
 
+With `batch_rows`, a pane's rows and credits leave as one RowBatch, for
+WriteRows: a pane has a row per token, and one element per row would pay Beam's
+per-element cost for each (more rows than messages on a real stream).
+
 With `offset_credits`, the accumulator also carries the offset ranges of the
 messages it counted, and each pane's rows are followed by OffsetCredits that
 name the pane's window: once a sink has written the rows, those offsets may be
@@ -39,6 +43,7 @@ from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms.event_time import iso_utc
 from transforms.kafka.ledger import OffsetCredit, add_offset, merge_ranges
+from transforms.records import RowBatch
 from transforms.text.tokenize import TokenizedMessage
 
 __all__ = [
@@ -159,48 +164,62 @@ class _KeyByWindowFn(beam.DoFn):
         yield _window_key(window), element
 
 
+def _pane_output(rows: list, credits, batch: bool) -> Iterable:
+    """A pane's rows, then its credits: one element each, or together as one RowBatch."""
+    if batch:
+        return (RowBatch(tuple(rows), tuple(credits)),)
+    return [*rows, *credits]
+
+
 class _PaneRowsFn(beam.DoFn):
     """(window key, WindowCounts) of one pane -> count rows, a top row and a summary row."""
 
-    def __init__(self, top_k: int, emit_counts: bool, merging: bool, copies: int):
+    def __init__(self, top_k: int, emit_counts: bool, merging: bool, copies: int, batch: bool = False):
         self._top_k = top_k
         self._emit_counts = emit_counts
         self._merging = merging
         self._copies = copies
+        self._batch = batch
         self._panes = Metrics.counter(*PANES)
 
-    def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
+    def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterable:
         self._panes.inc()
         _, pane_counts = keyed_counts
         fields = pane_fields(window, pane)
         counts = pane_counts.counts
-        yield {
-            "kind": "summary",
-            **fields,
-            "messages": pane_counts.messages,
-            "tokens": sum(counts.values()),
-            "distinct_tokens": len(counts),
-        }
-        yield {"kind": "top", **fields, "top": top_tokens(counts, self._top_k)}
+        rows = [
+            {
+                "kind": "summary",
+                **fields,
+                "messages": pane_counts.messages,
+                "tokens": sum(counts.values()),
+                "distinct_tokens": len(counts),
+            },
+            {"kind": "top", **fields, "top": top_tokens(counts, self._top_k)},
+        ]
         if self._emit_counts:
-            for token, n in by_count(counts):
-                yield {"kind": "count", **fields, "token": token, "count": n}
-        yield from _credits(pane_counts, "count", window, self._merging, self._copies)
+            rows += [{"kind": "count", **fields, "token": token, "count": n} for token, n in by_count(counts)]
+        credits = _credits(pane_counts, "count", window, self._merging, self._copies)
+        return _pane_output(rows, credits, self._batch)
 
 
 class _KeyCountRowsFn(beam.DoFn):
     """(message key, WindowCounts) of one pane -> one key_count row per token."""
 
-    def __init__(self, merging: bool, copies: int):
+    def __init__(self, merging: bool, copies: int, batch: bool = False):
         self._merging = merging
         self._copies = copies
+        self._batch = batch
 
-    def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
+    def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterable:
         key, pane_counts = keyed_counts
         fields = pane_fields(window, pane)
-        for token, n in by_count(pane_counts.counts):
-            yield {"kind": "key_count", **fields, "key": key, "token": token, "count": n}
-        yield from _credits(pane_counts, "key", window, self._merging, self._copies)
+        rows = [
+            {"kind": "key_count", **fields, "key": key, "token": token, "count": n}
+            for token, n in by_count(pane_counts.counts)
+        ]
+        credits = _credits(pane_counts, "key", window, self._merging, self._copies)
+        return _pane_output(rows, credits, self._batch)
 
 
 @dataclass(frozen=True)
@@ -215,6 +234,8 @@ class CountSpec:
             messages it counted (for CommitOffsets, behind a sink).
         fanout: merge each window's counts on this many intermediate keys
             first (Beam's hot-key fanout; 1: on the window's key alone).
+        batch_rows: each pane's rows and credits leave as one RowBatch (for
+            WriteRows) instead of one element each.
     """
 
     top_k: int = 10
@@ -222,6 +243,7 @@ class CountSpec:
     by_key: bool = False
     offset_credits: bool = False
     fanout: int = 1
+    batch_rows: bool = False
 
     def __post_init__(self):
         if self.top_k < 1:
@@ -256,6 +278,7 @@ class CountTokens(beam.PTransform):
         self._by_key = spec.by_key
         self._offset_credits = spec.offset_credits
         self._fanout = spec.fanout
+        self._batch_rows = spec.batch_rows
 
     def expand(self, messages):
         merging = messages.windowing.windowfn.is_merging()
@@ -271,7 +294,7 @@ class CountTokens(beam.PTransform):
         rows = (
             keyed
             | "MergeCounts" >> merge
-            | "PaneRows" >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts, merging, copies))
+            | "PaneRows" >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts, merging, copies, self._batch_rows))
         )
         if not self._by_key:
             return rows
@@ -279,6 +302,6 @@ class CountTokens(beam.PTransform):
             messages
             | "KeyByMessageKey" >> beam.Map(lambda message: (message.key, message))
             | "MergeCountsPerKey" >> beam.CombinePerKey(MergeCountsFn(self._offset_credits))
-            | "KeyCountRows" >> beam.ParDo(_KeyCountRowsFn(merging, copies))
+            | "KeyCountRows" >> beam.ParDo(_KeyCountRowsFn(merging, copies, self._batch_rows))
         )
         return (rows, key_rows) | "AllRows" >> beam.Flatten()

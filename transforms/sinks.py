@@ -22,6 +22,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.kafka.ledger import OffsetCredit, merge_ranges
+from transforms.records import RowBatch
 from transforms.terminal_text import escape_controls
 
 __all__ = ["SinkSpec", "WriteRows", "SINK_TYPES", "format_pane_table", "ROWS_WRITTEN"]
@@ -95,8 +96,9 @@ class _SinkFn(beam.DoFn):
         self._rows = []
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
-        if not self._credits.note(element, timestamp, window):
-            self._rows.append(element)
+        for item in element.rows + element.credits if isinstance(element, RowBatch) else (element,):
+            if not self._credits.note(item, timestamp, window):
+                self._rows.append(item)
 
     def finish_bundle(self):
         if self._rows:
@@ -247,7 +249,8 @@ class WriteRows(beam.PTransform):
     """Writes rows where a SinkSpec says (or its fields: WriteRows("jsonl", path=...)).
 
     Rows may come with OffsetCredits (see transforms.kafka.ledger) after the rows
-    they cover; the output is the credits of what has been written.
+    they cover, each alone or together in RowBatches; the output is the credits of
+    what has been written.
     """
 
     def __init__(
