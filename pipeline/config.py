@@ -578,7 +578,7 @@ class CountConfig(_Section):
     by_key: Bool = False
     """Also key_count rows: token counts per Kafka message key."""
     fanout: _int_range(1) = 1
-    """Merge each window's counts on this many keys first, on as many workers (Beam's hot-key fanout); the default trigger only."""
+    """Merge each window's counts on this many keys first, on as many workers (Beam's hot-key fanout); fixed and sliding windows with the default trigger only, else 1."""
 
 
 @section
@@ -635,7 +635,6 @@ class RunConfig(_Section):
     @model_validator(mode="after")
     def _check(self):
         _check_firings(self.window, self.trigger)
-        _check_fanout(self.count, self.window, self.trigger)
         if _local_files(self.runner, self.options):
             for key in ("sink", "dead_letter", "late_records"):
                 if getattr(self, key).type == "jsonl":
@@ -692,18 +691,6 @@ def _check_firings(window: WindowConfig, trigger: TriggerConfig) -> None:
             )
     elif trigger.repeat is not None:
         raise SettingError("trigger.repeat", "only global windows take a repeated firing: use early / late")
-
-
-def _check_fanout(count: CountConfig, window: WindowConfig, trigger: TriggerConfig) -> None:
-    """The fanout's two merges give the same panes only when each fires once per window, at the watermark."""
-    if count.fanout == 1:
-        return
-    if window.type == "session":
-        raise SettingError("count.fanout", "session windows are only known after their merge, on one key: use fanout 1")
-    if trigger.early is not None or trigger.late is not None or trigger.repeat is not None:
-        raise SettingError(
-            "count.fanout", "early, late and repeated firings would fire on partial merges: use fanout 1"
-        )
 
 
 def _local_files(runner: str, options: Mapping) -> bool:

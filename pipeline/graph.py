@@ -10,7 +10,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import RunConfig, SinkConfig
-from pipeline.runner_check import worker_processes
+from pipeline.runner_check import fans_out, worker_processes
 from transforms.compat import fn_api_runner_with_options
 from transforms.counting import CountSpec, CountTokens
 from transforms.decode import DecodeMessages
@@ -133,7 +133,7 @@ def count_tokens(records, config: RunConfig) -> JobOutputs:
                 config.count.emit_counts,
                 config.count.by_key,
                 offset_credits=commits_offsets(config),
-                fanout=config.count.fanout,
+                fanout=config.count.fanout if fans_out(config) else 1,
                 batch_rows=True,  # for the sink: one element per pane, not per token
             )
         )

@@ -133,14 +133,6 @@ def test_bad_durations(text, message):
         (("trigger.repeat=10s",), "trigger.repeat: only global windows take a repeated firing: use early / late"),
         (("trigger.early=0s",), "trigger.early: must be greater than 0"),
         (("trigger.early={every_n: 0}",), "trigger.early.every_n: must be an integer of at least 1"),
-        (
-            ("count.fanout=2", "window.type=session", "window.gap=5s"),
-            "count.fanout: session windows are only known after their merge, on one key: use fanout 1",
-        ),
-        (
-            ("count.fanout=2", "trigger.early=5s"),
-            "count.fanout: early, late and repeated firings would fire on partial merges: use fanout 1",
-        ),
     ],
 )
 def test_window_and_trigger_combinations_that_cannot_work(overrides, message):

@@ -7,9 +7,10 @@ of one element per token (DESIGN decision 5).
 With `fanout` > 1, a window's key is hot: Beam's hot-key fanout merges each
 window's partial Counters on `fanout` intermediate keys first, on as many
 workers, and then the few results on the window's key. The merge is the same
-CombineFn, so the panes hold the same counts and offsets; it is offered for the
+CombineFn, so the panes hold the same counts and offsets. It applies with the
 default trigger only, where each stage fires one pane per window (early or late
-firings would fire on the intermediate results, not on the messages).
+firings would fire on the intermediate results, not on the messages), and not
+to merging windows (sessions), which are only known after their merge.
 
 The counts are keyed by their window rather than combined globally: a global
 combine puts every window on one key, so one worker merges and writes all of
@@ -38,6 +39,7 @@ from typing import Any, Iterable, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms import trigger as triggers
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
@@ -233,7 +235,8 @@ class CountSpec:
         offset_credits: follow each pane's rows with the OffsetCredits of the
             messages it counted (for CommitOffsets, behind a sink).
         fanout: merge each window's counts on this many intermediate keys
-            first (Beam's hot-key fanout; 1: on the window's key alone).
+            first (Beam's hot-key fanout; 1: on the window's key alone); with
+            the default trigger and unmerged windows, else ignored.
         batch_rows: each pane's rows and credits leave as one RowBatch (for
             WriteRows) instead of one element each.
     """
@@ -289,7 +292,7 @@ class CountTokens(beam.PTransform):
         # With by_key, a message is written in two panes per window: its window's and its key's.
         copies = 2 if self._by_key else 1
         merge = beam.CombinePerKey(MergeCountsFn(self._offset_credits))
-        if self._fanout > 1 and not merging:
+        if self._fanout > 1 and not merging and isinstance(messages.windowing.triggerfn, triggers.DefaultTrigger):
             merge = merge.with_hot_key_fanout(self._fanout)
         rows = (
             keyed
