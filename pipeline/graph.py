@@ -87,7 +87,12 @@ def count_tokens(records, config: RunConfig) -> JobOutputs:
     rows = (
         tokenized.tokens
         | "WindowTokens" >> WindowTokens(windows)
-        | "CountTokens" >> CountTokens(config.count, offset_credits=config.source.commits)
+        | "CountTokens"
+        >> CountTokens(
+            config.count,  # its fanout applies where the windows allow it (validate says so)
+            offset_credits=config.source.commits,
+            batch_rows=True,  # for the sink: one element per pane, not per token
+        )
     )
     dead_letters = (decoded.dead_letter, tokenized.dead_letter) | "CollectDeadLetters" >> beam.Flatten()
     return JobOutputs(rows, dead_letters, split.late)

@@ -134,10 +134,20 @@ def worker_processes(config: RunConfig) -> int:
     return _requested_workers(config)
 
 
+def fans_out(config: RunConfig) -> bool:
+    """Whether count.fanout applies: each of its two merges must fire once per window, at the watermark."""
+    return config.count.fanout > 1 and config.window.type in ("fixed", "sliding") and not config.trigger.firings()
+
+
 def plan_runner(config: RunConfig) -> RunnerPlan:
     """The runner that will execute the config; ConfigError when it cannot work."""
     streaming = _is_streaming(config)
     warnings = []
+    if config.count.fanout > 1 and not fans_out(config):
+        warnings.append(
+            "count.fanout applies to fixed and sliding windows without early, late or repeated firings: "
+            "here each window is merged on one key"
+        )
     if any(isinstance(f, EveryN) for f in config.trigger.firings().values()):
         warnings.append(f"Prism may fire element-count triggers once more at the window end ({_BEAM_ISSUE})")
     if config.runner == "PrismRunner":

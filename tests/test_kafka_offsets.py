@@ -16,6 +16,7 @@ from transforms.kafka.offsets import (
     PartitionOffsetsTracker,
     PartitionRange,
     PartitionWatermarkEstimator,
+    deal_partitions,
 )
 
 
@@ -28,6 +29,16 @@ def _progress(tracker) -> tuple:
     values = (progress.completed_work, progress.remaining_work, progress.fraction_completed)
     assert not any(math.isnan(v) for v in values)
     return values
+
+
+def test_partitions_are_dealt_into_shards_by_backlog_not_by_position():
+    ranges = [PartitionRange("t", p, 0, n) for p, n in enumerate([15000, 0, 15000, 0])]
+    # Keys that hash to partitions 0 and 2 only: by position, one shard would get both busy ones.
+    assert deal_partitions(ranges, [15000, 0, 15000, 0], 2) == [[ranges[0], ranges[1]], [ranges[2], ranges[3]]]
+    # Equal backlogs: every shard gets as many partitions, in partition order.
+    assert deal_partitions(ranges, [7, 7, 7, 7], 2) == [[ranges[0], ranges[2]], [ranges[1], ranges[3]]]
+    dealt = deal_partitions(ranges, [9, 1, 5, 4], 3)
+    assert dealt == [[ranges[0]], [ranges[2]], [ranges[1], ranges[3]]]
 
 
 def test_claims_run_in_order_to_each_partitions_stop():

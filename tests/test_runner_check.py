@@ -8,7 +8,7 @@ import os
 import pytest
 
 from pipeline.config import ConfigError, load_config
-from pipeline.runner_check import plan_runner, worker_processes
+from pipeline.runner_check import fans_out, plan_runner, worker_processes
 from tests.integration_helpers import DIRECT_CONFIG, REPO, config_overrides, run_cli
 
 
@@ -78,6 +78,17 @@ def test_the_reader_has_one_shard_per_worker_process_unless_configured():
     assert shards() == 1
     assert shards("options.direct_num_workers=2") == 2
     assert shards("options.direct_num_workers=2", "source.shards=4") == 4
+
+
+def test_count_fanout_applies_to_windows_that_fire_once_at_the_watermark_and_says_so_otherwise():
+    for overrides in ((), ("window.type=sliding", "window.size=10s", "window.period=5s")):
+        config = _config("count.fanout=2", *overrides)
+        assert fans_out(config) and not plan_runner(config).warnings
+    for overrides in (("window.type=session", "window.gap=5s", "runner=PrismRunner"), ("trigger.early={every_n: 10}",)):
+        config = _config("count.fanout=2", *overrides)
+        assert not fans_out(config)
+        assert any("count.fanout applies to fixed and sliding windows" in w for w in plan_runner(config).warnings)
+    assert not fans_out(_config())
 
 
 def test_prism_runner_is_used_as_asked_and_count_triggers_carry_a_warning():

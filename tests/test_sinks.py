@@ -7,8 +7,10 @@ import json
 import apache_beam as beam
 import pytest
 from apache_beam.testing import test_pipeline
+from hypothesis import given
+from hypothesis import strategies as st
 
-from transforms.sinks import WriteRows, format_pane_table
+from transforms.sinks import WriteRows, _json_lines, _to_json, format_pane_table
 
 PANE = {
     "window_start": "2023-11-14T22:13:00.000Z",
@@ -88,3 +90,21 @@ def test_bad_sink_settings_fail_at_construction():
         WriteRows("kafka")
     with pytest.raises(ValueError, match="^unknown sink 'file'; choose one of stdout, jsonl, kafka, log$"):
         WriteRows("file")
+
+
+_panes = st.fixed_dictionaries(
+    {
+        "window_start": st.one_of(st.none(), st.just(PANE["window_start"])),
+        "window_end": st.one_of(st.none(), st.just(PANE["window_end"])),
+        "pane_timing": st.sampled_from(["EARLY", "ON_TIME", "LATE"]),
+        "pane_index": st.integers(-1, 3),
+        "pane_is_last": st.booleans(),
+    }
+)
+
+
+@given(st.lists(st.tuples(_panes, st.text(), st.integers(1, 10**12)), max_size=30))
+def test_count_rows_encode_to_the_same_json_as_whole_rows(counts):
+    rows = [TOP, SUMMARY, DEAD, {**COUNT, "key": "k"}, {**COUNT, "count": True}]
+    rows += [{"kind": "count", **pane, "token": token, "count": n} for pane, token, n in counts]
+    assert _json_lines(rows) == [_to_json(row) for row in rows]

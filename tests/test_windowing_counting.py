@@ -17,7 +17,7 @@ from apache_beam.transforms.window import TimestampedValue
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.counting import CountTokens, MergeCountsFn, WindowCounts, by_count, top_tokens
+from transforms.counting import CountSpec, CountTokens, MergeCountsFn, WindowCounts, by_count, top_tokens
 from transforms.text.tokenize import TokenizedMessage
 from transforms.windowing import WindowTokens
 
@@ -246,3 +246,36 @@ def test_counts_by_key_add_key_count_rows_per_message_key():
 @given(st.dictionaries(st.text(max_size=4), st.integers(min_value=1, max_value=6), max_size=50))
 def test_count_rows_are_ordered_by_count_then_token(counts):
     assert by_count(counts) == sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+_COLLECTED: list = []
+
+
+def _collect(rows) -> None:
+    _COLLECTED.extend(rows)  # the in-process runner calls this in this process, by reference
+
+
+def _rows_of(messages, window: dict, spec: CountSpec) -> list:
+    _COLLECTED.clear()
+    with _batch() as p:
+        counted = (
+            p | beam.Create(messages, reshuffle=False) | WindowTokens(**window) | CountTokens(spec, offset_credits=True)
+        )
+        assert_that(counted, _collect)
+    return sorted(_COLLECTED, key=repr)
+
+
+@pytest.mark.parametrize(
+    "window", [{"type": "fixed", "size_s": 10.0}, {"type": "sliding", "size_s": 10.0, "period_s": 5.0}]
+)
+def test_hot_key_fanout_gives_the_same_rows_and_offset_credits_as_one_key(window):
+    words = "the cat sat on the mat and the dog ate the cat".split()
+    messages = [
+        TimestampedValue(TokenizedMessage(None, tuple(words[i % 7 : i % 7 + 4]), "t", i % 3, i, 1), T0 + i * 0.37)
+        for i in range(300)
+    ]
+    one_key = _rows_of(messages, window, CountSpec(top_k=3))
+    fanned_out = _rows_of(messages, window, CountSpec(top_k=3, fanout=4))
+    assert fanned_out == one_key
+    kinds = Counter(row["kind"] if isinstance(row, dict) else "credit" for row in one_key)
+    assert kinds["summary"] == kinds["top"] >= 12 and kinds["count"] > kinds["summary"] and kinds["credit"] >= 12

@@ -4,12 +4,24 @@ Each message's tokens cross the shuffle as one element, and the combiner is
 lifted, so every bundle sends one partial Counter per window downstream instead
 of one element per token (DESIGN decision 5).
 
+With `fanout` > 1, a window's key is hot: Beam's hot-key fanout merges each
+window's partial Counters on `fanout` intermediate keys first, on as many
+workers, and then the few results on the window's key. The merge is the same
+CombineFn, so the panes hold the same counts and offsets. It applies with the
+default trigger only, where each stage fires one pane per window (early or late
+firings would fire on the intermediate results, not on the messages), and not
+to merging windows (sessions), which are only known after their merge.
+
 The counts are keyed by their window rather than combined globally: a global
 combine puts every window on one key, so one worker merges and writes all of
 them while the others wait. Keyed by window, the windows spread over the
 workers after the shuffle; the groups, and so the panes, are the same, because
 the key follows from the window. Merging windows (sessions) keep a single key:
 their windows are only known after the merge.
+
+With `batch_rows`, a pane's rows and credits leave as one RowBatch, for
+WriteRows: a pane has a row per token, and one element per row would pay Beam's
+per-element cost for each (more rows than messages on a real stream).
 
 With `offset_credits`, the accumulator also carries the offset ranges of the
 messages it counted, and each pane's rows are followed by OffsetCredits that
@@ -26,11 +38,13 @@ from typing import Any, Iterable, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms import trigger as triggers
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms.event_time import iso_utc
 from transforms.kafka.ledger import OffsetCredit, add_offset, merge_ranges
+from transforms.records import RowBatch
 from transforms.spec import Bool, Spec, build, int_range, spec
 from transforms.text.tokenize import TokenizedMessage
 
@@ -152,48 +166,62 @@ class _KeyByWindowFn(beam.DoFn):
         yield _window_key(window), element
 
 
+def _pane_output(rows: list, credits, batch: bool) -> Iterable:
+    """A pane's rows, then its credits: one element each, or together as one RowBatch."""
+    if batch:
+        return (RowBatch(tuple(rows), tuple(credits)),)
+    return [*rows, *credits]
+
+
 class _PaneRowsFn(beam.DoFn):
     """(window key, WindowCounts) of one pane -> count rows, a top row and a summary row."""
 
-    def __init__(self, top_k: int, emit_counts: bool, merging: bool, copies: int):
+    def __init__(self, top_k: int, emit_counts: bool, merging: bool, copies: int, batch: bool = False):
         self._top_k = top_k
         self._emit_counts = emit_counts
         self._merging = merging
         self._copies = copies
+        self._batch = batch
         self._panes = Metrics.counter(*PANES)
 
-    def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
+    def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterable:
         self._panes.inc()
         _, pane_counts = keyed_counts
         fields = pane_fields(window, pane)
         counts = pane_counts.counts
-        yield {
-            "kind": "summary",
-            **fields,
-            "messages": pane_counts.messages,
-            "tokens": sum(counts.values()),
-            "distinct_tokens": len(counts),
-        }
-        yield {"kind": "top", **fields, "top": top_tokens(counts, self._top_k)}
+        rows = [
+            {
+                "kind": "summary",
+                **fields,
+                "messages": pane_counts.messages,
+                "tokens": sum(counts.values()),
+                "distinct_tokens": len(counts),
+            },
+            {"kind": "top", **fields, "top": top_tokens(counts, self._top_k)},
+        ]
         if self._emit_counts:
-            for token, n in by_count(counts):
-                yield {"kind": "count", **fields, "token": token, "count": n}
-        yield from _credits(pane_counts, "count", window, self._merging, self._copies)
+            rows += [{"kind": "count", **fields, "token": token, "count": n} for token, n in by_count(counts)]
+        credits = _credits(pane_counts, "count", window, self._merging, self._copies)
+        return _pane_output(rows, credits, self._batch)
 
 
 class _KeyCountRowsFn(beam.DoFn):
     """(message key, WindowCounts) of one pane -> one key_count row per token."""
 
-    def __init__(self, merging: bool, copies: int):
+    def __init__(self, merging: bool, copies: int, batch: bool = False):
         self._merging = merging
         self._copies = copies
+        self._batch = batch
 
-    def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
+    def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterable:
         key, pane_counts = keyed_counts
         fields = pane_fields(window, pane)
-        for token, n in by_count(pane_counts.counts):
-            yield {"kind": "key_count", **fields, "key": key, "token": token, "count": n}
-        yield from _credits(pane_counts, "key", window, self._merging, self._copies)
+        rows = [
+            {"kind": "key_count", **fields, "key": key, "token": token, "count": n}
+            for token, n in by_count(pane_counts.counts)
+        ]
+        credits = _credits(pane_counts, "key", window, self._merging, self._copies)
+        return _pane_output(rows, credits, self._batch)
 
 
 @spec
@@ -206,6 +234,8 @@ class CountSpec(Spec):
     """One count row per token per pane."""
     by_key: Bool = False
     """Also key_count rows: token counts per Kafka message key."""
+    fanout: int_range(1) = 1
+    """Merge each window's counts on this many keys first, on as many workers (Beam's hot-key fanout); fixed and sliding windows with the default trigger only, else 1."""
 
 
 class CountTokens(beam.PTransform):
@@ -213,16 +243,28 @@ class CountTokens(beam.PTransform):
 
     Takes a CountSpec, or its fields: CountTokens(top_k=3). With `offset_credits`, each
     pane's rows are followed by the OffsetCredits of the messages it counted (for
-    CommitOffsets, behind a sink).
+    CommitOffsets, behind a sink); with `batch_rows`, a pane's rows and credits leave as
+    one RowBatch (for WriteRows) instead of one element each. `fanout` applies with the
+    default trigger and unmerged windows, and is ignored otherwise.
     """
 
-    def __init__(self, spec: Optional[CountSpec] = None, *, offset_credits: bool = False, label=None, **fields):
+    def __init__(
+        self,
+        spec: Optional[CountSpec] = None,
+        *,
+        offset_credits: bool = False,
+        batch_rows: bool = False,
+        label=None,
+        **fields,
+    ):
         super().__init__(label)
         spec = spec or build(CountSpec, **fields)
         self._top_k = spec.top_k
         self._emit_counts = spec.emit_counts
         self._by_key = spec.by_key
+        self._fanout = spec.fanout
         self._offset_credits = offset_credits
+        self._batch_rows = batch_rows
 
     def expand(self, messages):
         merging = messages.windowing.windowfn.is_merging()
@@ -232,10 +274,13 @@ class CountTokens(beam.PTransform):
             keyed = messages | "KeyByWindow" >> beam.ParDo(_KeyByWindowFn())
         # With by_key, a message is written in two panes per window: its window's and its key's.
         copies = 2 if self._by_key else 1
+        merge = beam.CombinePerKey(MergeCountsFn(self._offset_credits))
+        if self._fanout > 1 and not merging and isinstance(messages.windowing.triggerfn, triggers.DefaultTrigger):
+            merge = merge.with_hot_key_fanout(self._fanout)
         rows = (
             keyed
-            | "MergeCounts" >> beam.CombinePerKey(MergeCountsFn(self._offset_credits))
-            | "PaneRows" >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts, merging, copies))
+            | "MergeCounts" >> merge
+            | "PaneRows" >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts, merging, copies, self._batch_rows))
         )
         if not self._by_key:
             return rows
@@ -243,6 +288,6 @@ class CountTokens(beam.PTransform):
             messages
             | "KeyByMessageKey" >> beam.Map(lambda message: (message.key, message))
             | "MergeCountsPerKey" >> beam.CombinePerKey(MergeCountsFn(self._offset_credits))
-            | "KeyCountRows" >> beam.ParDo(_KeyCountRowsFn(merging, copies))
+            | "KeyCountRows" >> beam.ParDo(_KeyCountRowsFn(merging, copies, self._batch_rows))
         )
         return (rows, key_rows) | "AllRows" >> beam.Flatten()

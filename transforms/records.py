@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import NamedTuple, Optional
 
-__all__ = ["KafkaRecord", "Message", "dead_letter_row"]
+__all__ = ["KafkaRecord", "Message", "RowBatch", "dead_letter_row"]
 
 
 class KafkaRecord(NamedTuple):
@@ -43,6 +43,17 @@ class Message(NamedTuple):
     partition: int
     offset: int
     watermark_ms: Optional[int] = None
+
+
+class RowBatch(NamedTuple):
+    """Output rows that travel as one element: a pane's rows, then its OffsetCredits.
+
+    A pane has a row per token; as one element they pay Beam's per-element cost
+    once (DESIGN decision 5). WriteRows writes them as if each came alone.
+    """
+
+    rows: tuple
+    credits: tuple = ()
 
 
 def dead_letter_row(record: KafkaRecord, reason: str) -> dict:

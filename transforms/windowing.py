@@ -16,7 +16,6 @@ from typing import Annotated, Any, Mapping, Optional, Union
 import apache_beam as beam
 from apache_beam.transforms import trigger as triggers
 from apache_beam.transforms import window
-from apache_beam.utils.timestamp import Timestamp
 from pydantic import Field, TypeAdapter, WithJsonSchema, model_validator
 
 from transforms.spec import Duration, Int, Spec, SpecError, build, named_choice, one_of, parse_duration, plain, spec
@@ -194,21 +193,25 @@ class WindowSpec:
         return triggers.AfterWatermark(early=_trigger_fn(t.early), late=_trigger_fn(t.late))
 
     @functools.cached_property
-    def _assigner(self) -> window.WindowFn:
-        # Built once: the late split asks for every message.
-        return self.window_fn()
+    def _last_window_us(self) -> tuple[int, int, int]:
+        """(step, offset, size) in microseconds, as Beam's own assigner holds them: built once."""
+        assigner = self.window_fn()
+        step = assigner.size if isinstance(assigner, window.FixedWindows) else assigner.period
+        return step.micros, assigner.offset.micros, assigner.size.micros
 
     def latest_window_end_us(self, timestamp_us: int) -> Optional[int]:
         """The end of the last window an element at this time belongs to; None: it never closes.
 
-        Beam's own window assignment answers; a session is at least its element plus the gap.
+        Beam's window assignment in integers (the late split asks for every message): the last
+        window starts at the latest step boundary at or before the element. A session is at
+        least its element plus the gap.
         """
         if self.windows.type == "global":
             return None
         if self.windows.type == "session":
             return timestamp_us + int(self.windows.gap_s * 1e6)
-        windows = self._assigner.assign(window.WindowFn.AssignContext(Timestamp(micros=timestamp_us)))
-        return max(w.end.micros for w in windows)
+        step_us, offset_us, size_us = self._last_window_us
+        return timestamp_us - (timestamp_us - offset_us) % step_us + size_us
 
 
 class _NoteWindowCountFn(beam.DoFn):

@@ -10,7 +10,7 @@ overtake the others and turn their records late.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence
 
 from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker, WatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider
@@ -25,6 +25,7 @@ __all__ = [
     "PartitionWatermarkEstimator",
     "END_OF_READ",
     "NewPartition",
+    "deal_partitions",
 ]
 
 # The stop offset of a partition that is read without end.
@@ -48,6 +49,23 @@ class NewPartition(NamedTuple):
     """A claim that adds a partition found while the read runs (try_claim is a tracker's only way in)."""
 
     range: PartitionRange
+
+
+def deal_partitions(
+    ranges: Sequence[PartitionRange], backlogs: Sequence[int], shards: int
+) -> list[list[PartitionRange]]:
+    """Deals partitions into shards with about equal backlogs: the largest first, each to the least loaded shard.
+
+    Dealing by position would give one shard every busy partition when the keys
+    hash to a few of them, and one worker process would read (and tokenize) alone.
+    """
+    dealt: list[list[int]] = [[] for _ in range(shards)]
+    loads = [0] * shards
+    for index in sorted(range(len(ranges)), key=lambda i: -backlogs[i]):
+        shard = min(range(shards), key=lambda s: (loads[s], len(dealt[s])))
+        dealt[shard].append(index)
+        loads[shard] += backlogs[index]
+    return [[ranges[i] for i in sorted(indices)] for indices in dealt]
 
 
 class PartitionOffsets(NamedTuple):

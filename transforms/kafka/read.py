@@ -40,6 +40,7 @@ from transforms.kafka.offsets import (
     PartitionOffsetsProvider,
     PartitionRange,
     PartitionWatermarkEstimator,
+    deal_partitions,
 )
 from transforms.kafka.outages import EndOffsets, FatalKafkaError, OutageLog, is_fatal, retry_transient
 from transforms.kafka.spec import TIMESTAMP_POLICIES, SourceSpec
@@ -169,11 +170,10 @@ class _ResolvePartitionsFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(OFFSETS, PartitionStart(r.topic, r.partition, r.start))
         shards = min(self._shards, len(ranges))
         known = frozenset((r.topic, r.partition) for r in ranges)
-        for shard in range(shards):
+        backlogs = [max(min(r.stop, high) - r.start, 0) for r, (_, high) in zip(ranges, bounds)]
+        for shard, dealt in enumerate(deal_partitions(ranges, backlogs, shards)):
             shard_budget = None if budget is None else budget // shards + (shard < budget % shards)
-            yield _ReaderShard(
-                shard, PartitionOffsets(tuple(ranges[shard::shards]), shard_budget), deadline, shards, known
-            )
+            yield _ReaderShard(shard, PartitionOffsets(tuple(dealt), shard_budget), deadline, shards, known)
 
     def _list_partitions(self) -> list[TopicPartition]:
         metadata = self._ask(lambda: self._consumer.list_topics(timeout=_METADATA_TIMEOUT_S), "listing topics")
