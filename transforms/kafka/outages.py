@@ -97,13 +97,14 @@ def _describe(error) -> str:
 class EndOffsets:
     """The end offsets of a reader's partitions, as recently confirmed by the broker."""
 
-    def __init__(self, outages: OutageLog):
+    def __init__(self, outages: OutageLog, consumer: Consumer):
         self._outages = outages
+        self._consumer = consumer  # one that does not fetch: a Fetch would hold up the answers
         # key -> (end offset, wall-clock seconds when it was asked for)
         self._confirmed: dict[tuple[str, int], tuple[int, float]] = {}
         self._asked: dict[tuple[str, int], float] = {}
 
-    def refresh(self, consumer: Consumer, keys) -> None:
+    def refresh(self, keys) -> None:
         """Asks the broker for the end offsets not asked for lately; stops at the first failure."""
         for key in keys:
             asked_at = time.time()  # before the request: the answer holds at least from here
@@ -111,7 +112,9 @@ class EndOffsets:
                 continue
             self._asked[key] = asked_at
             try:
-                _, high = consumer.get_watermark_offsets(TopicPartition(*key), timeout=_CONFIRM_TIMEOUT_S, cached=False)
+                _, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(*key), timeout=_CONFIRM_TIMEOUT_S, cached=False
+                )
             except KafkaException as e:
                 error = e.args[0] if e.args else None
                 if isinstance(error, KafkaError) and is_fatal(error):

@@ -280,6 +280,11 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         # One consumer per shard, kept across process() calls so that its
         # prefetched records are not thrown away at every checkpoint.
         self._consumers: dict[int, Consumer] = {}
+        # And one that never fetches, for questions to the broker (end offsets,
+        # partitions): the broker answers a connection's requests in order, so a
+        # question sent where a Fetch is long-polling (fetch.wait.max.ms, 500 ms by
+        # default) waits that long, and the reader with it.
+        self._queries: dict[int, Consumer] = {}
         self._positions: dict[int, dict[tuple[str, int], int]] = {}
         self._outages = OutageLog()
         self._end_offsets: dict[int, EndOffsets] = {}
@@ -287,16 +292,18 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         self._topic_missing_since: dict[str, float] = {}
 
     def teardown(self):
-        for consumer in self._consumers.values():
+        for consumer in [*self._consumers.values(), *self._queries.values()]:
             consumer.close()
         self._consumers.clear()
+        self._queries.clear()
 
     def _consumer_for(self, shard: int, positions: dict[tuple[str, int], int]) -> Consumer:
         """A consumer assigned to exactly these partitions at these next offsets."""
         consumer = self._consumers.get(shard)
         if consumer is None:
             consumer = self._consumers[shard] = Consumer(self._settings)
-            self._end_offsets[shard] = EndOffsets(self._outages)
+            self._queries[shard] = Consumer(self._settings)
+            self._end_offsets[shard] = EndOffsets(self._outages, self._queries[shard])
         if self._positions.get(shard) != positions:
             consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in positions.items()])
             self._positions[shard] = dict(positions)
@@ -324,7 +331,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
             active = set()
             for message in messages:
                 if message.error() is not None:
-                    self._on_error(message.error(), consumer)
+                    self._on_error(message.error(), self._queries[element.shard])
                     continue
                 key = (message.topic(), message.partition())
                 if key not in positions:
@@ -390,7 +397,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         broker cannot be asked, its watermark stays where it was.
         """
         quiet = [key for key in positions if key not in active]
-        end_offsets.refresh(consumer, quiet)
+        end_offsets.refresh(quiet)
         stops = {(r.topic, r.partition): r.stop for r in tracker.current_restriction().ranges}
         for key in quiet:
             next_offset, stop, high = positions[key], stops[key], end_offsets.high(key)
@@ -426,11 +433,12 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
             return
         self._next_discovery[element.shard] = time.monotonic() + self._discovery_s
         mine = {(r.topic, r.partition) for r in tracker.current_restriction().ranges}
-        for key in self._listed_partitions(consumer):
+        queries = self._queries[element.shard]
+        for key in self._listed_partitions(queries):
             if key in element.known or key in mine or _owner(key[1], element.shards) != element.shard:
                 continue
             try:
-                low, _ = consumer.get_watermark_offsets(TopicPartition(*key), timeout=_DISCOVERY_TIMEOUT_S)
+                low, _ = queries.get_watermark_offsets(TopicPartition(*key), timeout=_DISCOVERY_TIMEOUT_S)
             except KafkaException as e:
                 self._outages.transient("asking a new partition's start", e)
                 return
