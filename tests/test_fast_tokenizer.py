@@ -116,6 +116,72 @@ def test_each_replacement_is_nltks_template_as_re_compiles_it():
                 assert pattern.sub(replacement, text) == guarded.sub(template, text), (guarded.pattern, text)
 
 
+def test_the_required_literal_is_what_every_match_holds():
+    literal = fast_patterns.required_literal
+    assert literal(re.compile(r"(?i)\b(can)(?#X)(not)\b")) == "cannot"  # \b matches no character
+    assert literal(re.compile(r"(?i)\b(wan)(?#X)(na)(?=\s)")) == "wanna"
+    assert literal(re.compile(r"(?i) ('t)(?#X)(is)\b")) == " 'tis"
+    assert literal(re.compile(r"AB[cd]xyz")) == "xyz"  # case kept where the pattern keeps it
+    assert literal(re.compile(r"ab(?i:cd)ef")) == "ab"  # a group with its own flags ends a run
+    assert literal(re.compile(r"ab|cd")) is None  # alternatives: no run every match holds
+    assert literal(re.compile(r"(?i)Kx+")) is None  # one character is not worth a test
+    assert literal(re.compile(r"(?i)caf\u00e9")) is None  # not ASCII: Unicode case folding applies
+
+
+CONTRACTION_TEXTS = [
+    "I cannot go",
+    "I CANNOT go",
+    "CaNnOt",
+    "cannotx xcannot can not",
+    "d'ye gimme gonna gotta lemme more'n wanna 'tis 'twas",
+    "D'YE GIMME GONNA GOTTA LEMME MORE'N WANNA 'TIS 'TWAS",
+    "wanna",
+    "wanna.",
+    "'tis",
+    "x 'Twas",
+    "caf\u00e9 cannot gonna",  # not ASCII: the patterns run
+    "\u212a cannot",  # KELVIN SIGN
+    "",
+    "nothing to see here",
+]
+
+
+def test_gated_contractions_equal_nltks_patterns():
+    for cls, fast in (
+        (NLTKWordTokenizer, fast_patterns.fast_word()),
+        (TreebankWordTokenizer, fast_patterns.fast_treebank()),
+    ):
+        for attr in ("CONTRACTIONS2", "CONTRACTIONS3"):
+            for stock, gated in zip(getattr(cls, attr), getattr(fast, attr)):
+                assert gated.pattern == stock.pattern and gated.flags == stock.flags
+                for text in CONTRACTION_TEXTS:
+                    padded = f" {text} "
+                    assert gated.sub(r" \1 \2 ", padded) == stock.sub(r" \1 \2 ", padded), (stock.pattern, text)
+        for text in CONTRACTION_TEXTS:
+            assert fast.tokenize(text) == cls().tokenize(text), text
+
+
+def test_the_gate_skips_ascii_text_without_the_literal(monkeypatch):
+    gated = fast_patterns.fast_word().CONTRACTIONS2[0]
+    scanned = []
+
+    class Spy:
+        def __init__(self, pattern):
+            self._pattern = pattern
+
+        def sub(self, replacement, text):
+            scanned.append(text)
+            return self._pattern.sub(replacement, text)
+
+    gated.sub(r" \1 \2 ", " cannot ")  # the template is compiled on the first match, by `re` itself
+    monkeypatch.setattr(gated, "compiled", Spy(gated.compiled))
+    assert gated.sub(r" \1 \2 ", " so it goes ") == " so it goes "
+    assert scanned == []
+    assert gated.sub(r" \1 \2 ", " Cannot ") == "  Can not  "
+    assert gated.sub(r" \1 \2 ", " caf\u00e9 ") == " caf\u00e9 "
+    assert scanned == [" Cannot ", " caf\u00e9 "]
+
+
 def test_regex_only_syntax_is_never_swapped():
     for source in (r"([^\p{L}\p{N}])\1{3,}", r"[[:alpha:]]+", r"\Ga", r"a(?|b|c)"):
         with pytest.raises(ValueError):

@@ -117,6 +117,28 @@ def re_compiled_template(pattern, template: str):
     return None if subx is None else subx(pattern, template)
 
 
+def re_parsed(pattern) -> list:
+    """`re`'s own parse of a compiled pattern: [(opcode name, argument)], nested lists for
+    groups, as `re._parser` (CPython 3.11) reads it. Used only to find what a match must
+    contain; a form this does not know reads as ("UNKNOWN", None)."""
+    from re import _parser
+
+    def items(parsed) -> list:
+        found = []
+        for op, arg in parsed:
+            name = str(op)
+            if name == "SUBPATTERN":
+                group, add_flags, del_flags, body = arg
+                found.append((name, items(body) if not (add_flags or del_flags) else None))
+            elif name in ("LITERAL", "AT", "ASSERT", "ASSERT_NOT"):
+                found.append((name, arg if name == "LITERAL" else None))
+            else:
+                found.append(("UNKNOWN", None))
+        return found
+
+    return items(_parser.parse(pattern.pattern, pattern.flags))
+
+
 # --- gRPC ------------------------------------------------------------------------------
 
 
