@@ -44,6 +44,9 @@ Why the output is exactly NLTK's:
 - The replacement templates stay NLTK's: on Python 3.11 each is handed to `sub` in the form
   `re` itself compiles it to (`re._subx`, once instead of on every call; see `_compiled_replacement`), so
   `re` expands it with its own template parser exactly as it would the string.
+- NLTK's contraction patterns (`\\b(can)(not)\\b`, ...) are skipped where they cannot match: an
+  ASCII text without the literal every match holds (`required_literal`, read from `re`'s own
+  parse of the pattern; `_LiteralGated`). `sub` would return such a text unchanged.
 - Evidence: tests/test_fast_tokenizer.py and `python -m benchmarks tokenizer
   --exactness` compare the two paths on the fortunes corpus and on generated text.
 
