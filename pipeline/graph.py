@@ -82,7 +82,9 @@ def count_tokens(records, config: RunConfig) -> JobOutputs:
     """KafkaRecords -> result rows, dead-letter rows and late-record rows, as the config describes."""
     decoded = records | "DecodeMessages" >> DecodeMessages(config.format)
     windows = WindowSpec(config.window, config.trigger)  # one spec: the late split and the windows agree
-    split = decoded.messages | "SplitLateMessages" >> SplitLateMessages(windows)
+    # With by-key counts a message is counted in two panes per window: the ledger expects both.
+    copies = 2 if config.count.by_key else 1
+    split = decoded.messages | "SplitLateMessages" >> SplitLateMessages(windows, copies=copies)
     tokenized = split.on_time | "TokenizeText" >> TokenizeText(config.tokenize)
     rows = (
         tokenized.tokens

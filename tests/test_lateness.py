@@ -70,3 +70,42 @@ def test_the_last_window_end_is_the_end_of_beams_last_window(at_us, size_s, peri
         assigned = spec.window_fn().assign(window.WindowFn.AssignContext(Timestamp(micros=at_us)))
         assert spec.latest_window_end_us(at_us) == max(w.end.micros for w in assigned)
         assert all(w.start.micros <= at_us < w.end.micros for w in assigned)
+
+
+def test_each_sliding_window_is_decided_on_its_own():
+    # Sliding 20 s every 10 s: a message at T0+12 is in [T0, T0+20) and [T0+10, T0+30).
+    # With the watermark at T0+25 the first has closed, the second is open.
+    from transforms.kafka.ledger import LATE_WINDOWS
+    from transforms.records import RowBatch
+
+    messages = [TimestampedValue(_message(7, 25), T0 + 12)]
+    with TestPipeline(runner="FnApiRunner") as p:
+        split = p | beam.Create(messages) | SplitLateMessages("sliding", size_s=20, period_s=10)
+        assert_that(
+            split.on_time | "Windows" >> beam.Map(lambda m: (m.offset, m.windows, m.late_windows)),
+            equal_to([(7, 1, 1)]),
+            label="OnTime",
+        )
+
+        def _late(batch):
+            assert isinstance(batch, RowBatch)
+            (row,), (credit,) = batch.rows, batch.credits
+            return row["window_start"], row["window_end"], credit.ranges, credit.window == LATE_WINDOWS, credit.needed
+
+        assert_that(
+            split.late | "Late" >> beam.Map(_late),
+            equal_to([("2026-01-05T08:00:00.000Z", "2026-01-05T08:00:20.000Z", ((7, 8),), True, 2)]),
+            label="LateRows",
+        )
+
+
+def test_a_message_late_in_some_windows_is_done_only_when_its_open_window_and_late_rows_are_written():
+    from transforms.kafka.ledger import LATE_WINDOWS, OffsetCredit, PartitionLedger, PartitionStart, credits_needed
+
+    ledger = PartitionLedger()
+    ledger.apply(PartitionStart("t", 0, 7))
+    needed = credits_needed(1, 1)
+    ledger.apply(OffsetCredit("t", 0, ((7, 8),), ("count", 10, 30), needed))
+    assert ledger.advance() is None  # counted in its open window, its late row not yet written
+    ledger.apply(OffsetCredit("t", 0, ((7, 8),), LATE_WINDOWS, needed))
+    assert ledger.advance() == 8

@@ -43,7 +43,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms.event_time import iso_utc
-from transforms.kafka.ledger import OffsetCredit, add_offset, merge_ranges
+from transforms.kafka.ledger import OffsetCredit, add_offset, credits_needed, merge_ranges
 from transforms.records import RowBatch
 from transforms.spec import Bool, Spec, build, int_range, spec
 from transforms.text.tokenize import TokenizedMessage
@@ -57,10 +57,13 @@ __all__ = [
     "top_tokens",
     "pane_fields",
     "PANES",
+    "COUNTED_WINDOWS",
 ]
 
 # Counters (namespace, name), for whoever reads the job's metrics.
 PANES = ("CountTokens", "panes")
+# (message, window) pairs in the panes of discarding windows: each once (the account of windows).
+COUNTED_WINDOWS = ("CountTokens", "message_windows_counted")
 
 _TIMING_NAMES = {
     PaneInfoTiming.EARLY: "EARLY",
@@ -72,7 +75,7 @@ _TIMING_NAMES = {
 
 class WindowCounts(NamedTuple):
     """What a window's pane holds: how many messages, each token's count, and (when tracked)
-    the offset ranges counted, keyed by (topic, partition, windows per message)."""
+    the offset ranges counted, keyed by (topic, partition, open windows, closed windows per message)."""
 
     messages: int
     counts: dict
@@ -96,7 +99,7 @@ class MergeCountsFn(beam.CombineFn):
         accumulator[0] += 1
         accumulator[1].update(message.tokens)
         if self._track_offsets and message.offset is not None:
-            key = (message.topic, message.partition, message.windows)
+            key = (message.topic, message.partition, message.windows, message.late_windows)
             add_offset(accumulator[2].setdefault(key, []), message.offset)
         return accumulator
 
@@ -156,8 +159,8 @@ def _credits(pane_counts: WindowCounts, branch: str, window, merging: bool, copi
         window_id = (branch,)
     else:
         window_id = (branch, window.start.micros, window.end.micros)
-    for (topic, partition, windows), ranges in (pane_counts.offsets or {}).items():
-        yield OffsetCredit(topic, partition, ranges, window_id, windows * copies)
+    for (topic, partition, windows, late_windows), ranges in (pane_counts.offsets or {}).items():
+        yield OffsetCredit(topic, partition, ranges, window_id, credits_needed(windows, late_windows, copies))
 
 
 @beam.typehints.with_output_types(Tuple[int, Any])
@@ -176,17 +179,23 @@ def _pane_output(rows: list, credits, batch: bool) -> Iterable:
 class _PaneRowsFn(beam.DoFn):
     """(window key, WindowCounts) of one pane -> count rows, a top row and a summary row."""
 
-    def __init__(self, top_k: int, emit_counts: bool, merging: bool, copies: int, batch: bool = False):
+    def __init__(
+        self, top_k: int, emit_counts: bool, merging: bool, copies: int, batch: bool = False, discarding: bool = True
+    ):
         self._top_k = top_k
         self._emit_counts = emit_counts
         self._merging = merging
         self._copies = copies
         self._batch = batch
+        self._discarding = discarding
         self._panes = Metrics.counter(*PANES)
+        self._counted = Metrics.counter(*COUNTED_WINDOWS)
 
     def process(self, keyed_counts, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterable:
         self._panes.inc()
         _, pane_counts = keyed_counts
+        if self._discarding:  # accumulating panes repeat earlier messages
+            self._counted.inc(pane_counts.messages)
         fields = pane_fields(window, pane)
         counts = pane_counts.counts
         rows = [
@@ -268,6 +277,7 @@ class CountTokens(beam.PTransform):
 
     def expand(self, messages):
         merging = messages.windowing.windowfn.is_merging()
+        discarding = messages.windowing.accumulation_mode != triggers.AccumulationMode.ACCUMULATING
         if merging:
             keyed = messages | "KeyWithVoid" >> beam.Map(lambda message: (None, message))
         else:
@@ -280,7 +290,8 @@ class CountTokens(beam.PTransform):
         rows = (
             keyed
             | "MergeCounts" >> merge
-            | "PaneRows" >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts, merging, copies, self._batch_rows))
+            | "PaneRows"
+            >> beam.ParDo(_PaneRowsFn(self._top_k, self._emit_counts, merging, copies, self._batch_rows, discarding))
         )
         if not self._by_key:
             return rows

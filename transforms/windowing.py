@@ -199,6 +199,23 @@ class WindowSpec:
         step = assigner.size if isinstance(assigner, window.FixedWindows) else assigner.period
         return step.micros, assigner.offset.micros, assigner.size.micros
 
+    def window_ends_us(self, timestamp_us: int) -> Optional[list[int]]:
+        """The ends of every window an element at this time belongs to, latest first; None: it never closes.
+
+        Beam's assignment in integers: sliding windows start every period, the last at the latest
+        step boundary at or before the element, back to the first that still holds it.
+        """
+        last_end = self.latest_window_end_us(timestamp_us)
+        if last_end is None or self.windows.type != "sliding":
+            return None if last_end is None else [last_end]
+        step_us, _, size_us = self._last_window_us
+        ends = []
+        end = last_end
+        while end > timestamp_us and end - size_us <= timestamp_us:
+            ends.append(end)
+            end -= step_us
+        return ends
+
     def latest_window_end_us(self, timestamp_us: int) -> Optional[int]:
         """The end of the last window an element at this time belongs to; None: it never closes.
 
@@ -215,14 +232,21 @@ class WindowSpec:
 
 
 class _NoteWindowCountFn(beam.DoFn):
-    """TokenizedMessage -> the same, with `windows` set to how many windows its time falls into."""
+    """TokenizedMessage -> the same, with `windows` set to how many windows will count it.
+
+    That is every window its time falls into but those SplitLateMessages found closed
+    (`late_windows`): the runner drops it from those, and late_record rows stand for them.
+    """
 
     def __init__(self, window_fn: window.WindowFn):
         self._window_fn = window_fn
 
     def process(self, message, timestamp=beam.DoFn.TimestampParam):
+        if not hasattr(message, "windows"):
+            yield message
+            return
         windows = self._window_fn.assign(window.WindowFn.AssignContext(timestamp))
-        yield message._replace(windows=len(windows)) if hasattr(message, "windows") else message
+        yield message._replace(windows=len(windows) - getattr(message, "late_windows", 0))
 
 
 class WindowTokens(beam.PTransform):

@@ -23,9 +23,11 @@ from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.transforms.window import GlobalWindows
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from transforms.kafka.account import PartitionCounters
 from transforms.kafka.ledger import PartitionLedger
+from transforms.kafka.outages import FatalKafkaError, is_fatal
 
 __all__ = ["CommitOffsets", "COMMITS", "OFFSETS_COMMITTED"]
 
@@ -55,20 +57,22 @@ class _CommitFn(beam.DoFn):
 
     def setup(self):
         self._consumer = None
-        self._pending: dict[tuple[str, int], int] = {}
+        # (topic, partition) -> (the point Kafka holds, the point to commit)
+        self._pending: dict[tuple[str, int], tuple[int, int]] = {}
         self._last_commit = 0.0
         self._last_warning = 0.0
+        self._account = PartitionCounters()
 
     def process(self, element, ledger=beam.DoFn.StateParam(LEDGER)):
         key, entry = element
         state = ledger.read() or PartitionLedger()
-        before = state.committed
+        before = state.committed if state.committed is not None else state.start
         state.apply(entry)
         point = state.advance()
         ledger.write(state)
         if point is not None:
-            self._pending[key] = point
-            self._committed.inc(point - (before if before is not None else state.start))
+            held = self._pending[key][0] if key in self._pending else before
+            self._pending[key] = (held, point)
 
     def finish_bundle(self):
         if not self._pending:
@@ -85,12 +89,18 @@ class _CommitFn(beam.DoFn):
             self._consumer.close()
 
     def _commit(self) -> None:
-        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self._pending.items()]
+        offsets = [TopicPartition(t, p, point) for (t, p), (_, point) in self._pending.items()]
         try:
             if self._consumer is None:
                 self._consumer = Consumer(self._settings)
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as e:
+            error = e.args[0] if e.args else None
+            if isinstance(error, KafkaError) and is_fatal(error):
+                # Waiting cannot fix an authorization error: end the job with one line.
+                raise FatalKafkaError(
+                    f"Kafka: committing offsets for group {self._settings.get('group.id')!r}: {error.str()}"
+                ) from None
             # Kept: the next bundle commits it (or a later point). A restart re-reads at most that much.
             now = time.monotonic()
             if now - self._last_warning >= _WARN_EVERY_S:
@@ -100,6 +110,10 @@ class _CommitFn(beam.DoFn):
         finally:
             self._last_commit = time.monotonic()
         self._commits.inc()
+        for (topic, partition), (held, point) in self._pending.items():
+            # Counted once Kafka holds it: the account's `committed - start` (transforms/kafka/account.py).
+            self._committed.inc(point - held)
+            self._account.committed(topic, partition, point - held)
         self._pending.clear()
 
 

@@ -13,7 +13,10 @@ ledger of a partition:
 - `OffsetCredit` with a window: these offsets were counted in a written pane
   of that window; a record is done when it has been written in `needed`
   distinct windows (a sliding window puts a record into several). Accumulating
-  panes repeat earlier records; crediting a window twice changes nothing.
+  panes repeat earlier records; crediting a window twice changes nothing. A
+  record whose earlier sliding windows had closed when it was read is written
+  as late_record rows for those (one credit, LATE_WINDOWS) and counted in the
+  windows still open: `credits_needed` says how many credits that makes.
 
 The ledger is plain data, so that a runner can keep it in Beam state.
 """
@@ -23,7 +26,15 @@ from __future__ import annotations
 import bisect
 from typing import Hashable, Iterable, NamedTuple, Optional
 
-__all__ = ["OffsetCredit", "PartitionStart", "PartitionLedger", "add_offset", "merge_ranges"]
+__all__ = [
+    "OffsetCredit",
+    "PartitionStart",
+    "PartitionLedger",
+    "LATE_WINDOWS",
+    "add_offset",
+    "credits_needed",
+    "merge_ranges",
+]
 
 Range = tuple[int, int]  # [start, end)
 
@@ -51,6 +62,19 @@ class OffsetCredit(NamedTuple):
     ranges: tuple[Range, ...]
     window: Optional[Hashable] = None
     needed: int = 1
+
+
+# The window identity of the late_record rows of a record that is also counted in open windows.
+LATE_WINDOWS = ("late",)
+
+
+def credits_needed(windows: int, late_windows: int, copies: int = 1) -> int:
+    """How many distinct window credits a record needs before it is done.
+
+    One per open window it is counted in, times `copies` (panes that count it per window:
+    2 with by-key counts), plus one for its late_record rows when some of its windows had closed.
+    """
+    return windows * copies + (1 if late_windows else 0)
 
 
 def add_offset(ranges: list, offset: int) -> None:

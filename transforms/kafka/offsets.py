@@ -25,6 +25,7 @@ __all__ = [
     "PartitionWatermarkEstimator",
     "END_OF_READ",
     "NewPartition",
+    "SkipTo",
     "deal_partitions",
 ]
 
@@ -49,6 +50,14 @@ class NewPartition(NamedTuple):
     """A claim that adds a partition found while the read runs (try_claim is a tracker's only way in)."""
 
     range: PartitionRange
+
+
+class SkipTo(NamedTuple):
+    """A claim that moves a partition's next offset to `offset` without a record: the offsets passed hold none."""
+
+    topic: str
+    partition: int
+    offset: int
 
 
 def deal_partitions(
@@ -107,6 +116,8 @@ class PartitionOffsetsTracker(RestrictionTracker):
     def try_claim(self, position) -> bool:
         if isinstance(position, NewPartition):
             return self._add_partition(position.range)
+        if isinstance(position, SkipTo):
+            return self._skip_to(position)
         if position is END_OF_READ or (self._budget is not None and self._claimed >= self._budget):
             self._stops = dict(self._next)  # every partition ends where it is
             return False
@@ -119,6 +130,14 @@ class PartitionOffsetsTracker(RestrictionTracker):
             return False
         self._next[key] = offset + 1
         self._claimed += 1
+        return True
+
+    def _skip_to(self, position: SkipTo) -> bool:
+        """Claims no record, only the offsets up to `offset` (at most the stop); False once checkpointed."""
+        key = (position.topic, position.partition)
+        if self._checkpointed:
+            return False
+        self._next[key] = max(self._next[key], min(position.offset, self._stops[key]))
         return True
 
     def _add_partition(self, partition: PartitionRange) -> bool:

@@ -31,6 +31,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from transforms.event_time import event_time_error, payload_event_time_us
+from transforms.kafka.account import PartitionCounters
 from transforms.kafka.ledger import OffsetCredit, PartitionStart
 from transforms.kafka.offsets import (
     END_OF_READ,
@@ -40,9 +41,11 @@ from transforms.kafka.offsets import (
     PartitionOffsetsProvider,
     PartitionRange,
     PartitionWatermarkEstimator,
+    SkipTo,
     deal_partitions,
 )
-from transforms.kafka.outages import EndOffsets, FatalKafkaError, OutageLog, is_fatal, retry_transient
+from transforms.kafka.outages import FatalKafkaError, OutageLog, is_fatal, retry_transient
+from transforms.kafka.shard_client import ShardClient
 from transforms.kafka.spec import TIMESTAMP_POLICIES, SourceSpec
 from transforms.records import KafkaRecord
 from transforms.spec import build
@@ -77,9 +80,12 @@ _MAX_RECORDS_PER_POLL = 1000
 _POLL_TIMEOUT_S = 0.1
 # How soon a quiet shard is polled again.
 _IDLE_RESUME_S = 0.5
-# A bounded partition whose remaining offsets hold no record (compacted away,
-# transaction markers) is finished after this long without records.
-_BOUNDED_TAIL_GRACE_S = 2.0
+# Client errors after which the client skips the batch it could not read (the next gap is that batch).
+_UNREADABLE_BATCH = frozenset(
+    getattr(KafkaError, name)
+    for name in ("_BAD_MSG", "_BAD_COMPRESSION", "CORRUPT_MESSAGE", "INVALID_RECORD", "_UNDERFLOW")
+    if hasattr(KafkaError, name)
+)
 _METADATA_TIMEOUT_S = 30.0
 _DISCOVERY_TIMEOUT_S = 5.0
 # A topic that the broker says does not exist for this long was deleted: the read cannot go on.
@@ -125,6 +131,16 @@ def consumer_settings(bootstrap_servers: str, group_id: Optional[str], consumer_
     }
     settings.update(consumer_config)
     return settings
+
+
+def reset_policy(settings: Mapping) -> str:
+    """What the user's `auto.offset.reset` asks for a position out of range: earliest, latest or error."""
+    value = str(settings.get("auto.offset.reset", "earliest")).lower()
+    if value in ("latest", "largest", "end"):
+        return "latest"
+    if value in ("earliest", "smallest", "beginning"):
+        return "earliest"
+    return "error"
 
 
 class _ResolvePartitionsFn(beam.DoFn):
@@ -196,7 +212,7 @@ class _ResolvePartitionsFn(beam.DoFn):
                 lambda: self._consumer.committed(partitions, timeout=_METADATA_TIMEOUT_S),
                 "asking for committed offsets",
             )
-            reset_to_latest = self._settings.get("auto.offset.reset") in ("latest", "largest", "end")
+            reset_to_latest = reset_policy(self._settings) == "latest"
             return [
                 tp.offset if tp.offset != OFFSET_INVALID else (high if reset_to_latest else low)
                 for tp, (low, high) in zip(committed, bounds)
@@ -238,6 +254,13 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
     PartitionStart for each partition discovered while the job runs.
     The DoFn is its own watermark estimator provider, so that the configured
     out-of-orderness reaches the estimator.
+
+    An offset is passed without a record only on Kafka's proof (DESIGN decision 10):
+    a later record of the same partition in a fetched batch (a gap: compaction,
+    transaction markers), the client's end-of-partition event at or past it, or a
+    position out of range that the user's `auto.offset.reset` says to skip. Silence
+    proves nothing: a throttled, slow or unreachable broker only makes the read wait.
+    Each such credit is counted per partition and reason (transforms/kafka/account.py).
     """
 
     def __init__(
@@ -248,6 +271,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         discovery_s: float = 0.0,
         topics: Sequence[str] = (),
         max_future_skew_s: float = 3600.0,
+        client_factory=ShardClient,
     ):
         self._settings = settings
         self._processing_time = timestamp_policy == "processing_time"
@@ -260,6 +284,8 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         self._rejected = Metrics.counter(*EVENT_TIMES_REJECTED)
         self._records_read = Metrics.counter(*RECORDS_READ)
         self._discovered = Metrics.counter(*PARTITIONS_DISCOVERED)
+        self._client_factory = client_factory
+        self._reset_policy = reset_policy(settings)
 
     def initial_estimator_state(self, element, restriction):
         return None
@@ -277,79 +303,81 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         yield from self._read(element, tracker, watermark, unbounded=False)
 
     def setup(self):
-        # One consumer per shard, kept across process() calls so that its
+        # One client per shard, kept across process() calls so that its
         # prefetched records are not thrown away at every checkpoint.
-        self._consumers: dict[int, Consumer] = {}
-        # And one that never fetches, for questions to the broker (end offsets,
-        # partitions): the broker answers a connection's requests in order, so a
-        # question sent where a Fetch is long-polling (fetch.wait.max.ms, 500 ms by
-        # default) waits that long, and the reader with it.
-        self._queries: dict[int, Consumer] = {}
+        self._clients: dict[int, ShardClient] = {}
         self._positions: dict[int, dict[tuple[str, int], int]] = {}
         self._outages = OutageLog()
-        self._end_offsets: dict[int, EndOffsets] = {}
         self._next_discovery: dict[int, float] = {}
         self._topic_missing_since: dict[str, float] = {}
+        self._account = PartitionCounters()
+        # Partitions where the client reported a batch it could not read: the next gap is that batch.
+        self._unreadable: dict[tuple[str, int], str] = {}
 
     def teardown(self):
-        for consumer in [*self._consumers.values(), *self._queries.values()]:
-            consumer.close()
-        self._consumers.clear()
-        self._queries.clear()
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
-    def _consumer_for(self, shard: int, positions: dict[tuple[str, int], int]) -> Consumer:
-        """A consumer assigned to exactly these partitions at these next offsets."""
-        consumer = self._consumers.get(shard)
-        if consumer is None:
-            consumer = self._consumers[shard] = Consumer(self._settings)
-            self._queries[shard] = Consumer(self._settings)
-            self._end_offsets[shard] = EndOffsets(self._outages, self._queries[shard])
+    def _client_for(self, shard: int, positions: dict[tuple[str, int], int]) -> ShardClient:
+        """The shard's client, fetching exactly these partitions from these next offsets."""
+        client = self._clients.get(shard)
+        if client is None:
+            client = self._clients[shard] = self._client_factory(self._settings, self._outages)
         if self._positions.get(shard) != positions:
-            consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in positions.items()])
+            client.assign(positions)
             self._positions[shard] = dict(positions)
-        return consumer
+        return client
 
     def _read(self, element: _ReaderShard, tracker, watermark, unbounded: bool):
         """Reads until the ranges end, the deadline passes, or (unbounded) a checkpoint."""
         start = tracker.current_restriction()
         positions = {(r.topic, r.partition): r.start for r in start.ranges if r.start < r.stop}
         watermark.track(positions)
-        consumer = self._consumer_for(element.shard, positions)
-        end_offsets = self._end_offsets[element.shard]
+        client = self._client_for(element.shard, positions)
         call_ends = time.monotonic() + _MAX_READ_SECONDS_PER_CALL
-        last_record_at = time.monotonic()
         while positions or unbounded:
             if element.deadline is not None and time.time() >= element.deadline:
                 tracker.try_claim(END_OF_READ)
                 positions.clear()
                 break
             if unbounded:
-                yield from self._discover(element, consumer, tracker, watermark, positions)
-            messages = consumer.consume(num_messages=_MAX_RECORDS_PER_POLL, timeout=_POLL_TIMEOUT_S)
+                yield from self._discover(element, client, tracker, watermark, positions)
+            messages = client.poll(_MAX_RECORDS_PER_POLL, _POLL_TIMEOUT_S)
             # The watermark before this batch: downstream windows cannot have closed past it.
             watermark_ms = watermark.current_watermark().micros // 1000
-            active = set()
+            stops = {(r.topic, r.partition): r.stop for r in tracker.current_restriction().ranges}
+            read: dict[tuple[str, int], int] = {}
             for message in messages:
-                if message.error() is not None:
-                    self._on_error(message.error(), self._queries[element.shard])
+                error = message.error()
+                if error is not None:
+                    yield from self._on_error(
+                        message, error, client, tracker, watermark, positions, stops, watermark_ms
+                    )
                     continue
                 key = (message.topic(), message.partition())
                 if key not in positions:
                     continue  # finished meanwhile; later records are not ours
                 offset = message.offset()
-                if not tracker.try_claim((key[0], key[1], offset)):
-                    self._finish_ended(consumer, positions, tracker, watermark)
-                    continue
                 if offset > positions[key]:
-                    yield self._no_records(key, positions[key], offset, watermark_ms)
+                    # The client passed these offsets in the batch: they hold no record for us.
+                    reason = "client_error" if key in self._unreadable else "gap"
+                    if not (
+                        yield from self._skip(
+                            key, offset, reason, client, tracker, watermark, positions, stops, watermark_ms
+                        )
+                    ):
+                        continue
+                if not tracker.try_claim((key[0], key[1], offset)):
+                    self._finish_ended(client, positions, tracker, watermark)
+                    continue
                 positions[key] = offset + 1
-                active.add(key)
+                read[key] = read.get(key, 0) + 1
                 event_time, error = self._event_time(message)
                 if error is None:
                     watermark.observe_record(key, event_time)
                 else:  # a dead letter downstream; it must not move the watermark
                     self._rejected.inc()
-                self._records_read.inc()
                 yield beam.window.TimestampedValue(
                     KafkaRecord(
                         key[0],
@@ -363,59 +391,56 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                     ),
                     event_time,
                 )
-            if active:
-                last_record_at = time.monotonic()
-            yield from self._follow_quiet(
-                consumer,
-                end_offsets,
-                tracker,
-                watermark,
-                positions,
-                active,
-                time.monotonic() - last_record_at,
-                watermark_ms,
-            )
-            if unbounded and (not active or time.monotonic() >= call_ends):
-                tracker.defer_remainder(Duration(seconds=_IDLE_RESUME_S) if not active else None)
+            for key, n in read.items():
+                self._account.read(key[0], key[1], n)
+            self._records_read.inc(sum(read.values()))
+            self._follow_quiet(client, tracker, watermark, positions, read)
+            if unbounded and (not read or time.monotonic() >= call_ends):
+                tracker.defer_remainder(Duration(seconds=_IDLE_RESUME_S) if not read else None)
                 break
         self._positions[element.shard] = dict(positions)
 
-    def _follow_quiet(
-        self,
-        consumer,
-        end_offsets: EndOffsets,
-        tracker,
-        watermark,
-        positions,
-        active,
-        quiet_for_s: float,
-        watermark_ms: int,
-    ):
-        """Partitions without records in the last poll: finish drained bounded ones, let caught-up ones idle.
+    def _skip(self, key, offset: int, reason: str, client, tracker, watermark, positions, stops, watermark_ms):
+        """Passes [next, offset) of a partition without a record, for a reason the caller has proof of.
+
+        Yields the ledger credit; returns False when the partition is done here (it reached its
+        stop) or the tracker has checkpointed (the residual reads from the old position again).
+        """
+        end = min(offset, stops[key])
+        begin = positions[key]
+        if not tracker.try_claim(SkipTo(key[0], key[1], end)):
+            return False
+        if reason == "client_error":
+            _LOG.warning(
+                "%s-%d: offsets %d..%d skipped: the Kafka client could not read them (%s)",
+                *key,
+                begin,
+                end - 1,
+                self._unreadable.pop(key),
+            )
+        self._account.empty(reason, key[0], key[1], end - begin)
+        yield self._no_records(key, begin, end, watermark_ms)
+        positions[key] = end
+        if end >= stops[key]:
+            self._finish(client, positions, key, watermark)
+            return False
+        return True
+
+    def _follow_quiet(self, client: ShardClient, tracker, watermark, positions, read) -> None:
+        """Partitions without records in the last poll: finish those at their stop, let caught-up ones idle.
 
         A partition is caught up only by the broker's word (EndOffsets): while the
         broker cannot be asked, its watermark stays where it was.
         """
-        quiet = [key for key in positions if key not in active]
-        end_offsets.refresh(quiet)
+        quiet = [key for key in positions if key not in read]
+        client.end_offsets.refresh(quiet)
         stops = {(r.topic, r.partition): r.stop for r in tracker.current_restriction().ranges}
         for key in quiet:
-            next_offset, stop, high = positions[key], stops[key], end_offsets.high(key)
-            drained = (
-                stop != UNBOUNDED
-                and high is not None
-                and high >= stop
-                and not active
-                and quiet_for_s >= _BOUNDED_TAIL_GRACE_S
-            )
-            if next_offset >= stop or drained:
-                tracker.try_claim((key[0], key[1], stop))
-                if stop > next_offset:
-                    yield self._no_records(key, next_offset, stop, watermark_ms)
-                    positions[key] = stop
-                self._finish(consumer, positions, key, watermark)
+            next_offset = positions[key]
+            if next_offset >= stops[key]:
+                self._finish(client, positions, key, watermark)
                 continue
-            caught_up_at = end_offsets.caught_up_at(key, next_offset)
+            caught_up_at = client.end_offsets.caught_up_at(key, next_offset)
             if caught_up_at is not None:
                 watermark.advance_when_idle(key, Timestamp(seconds=caught_up_at))
 
@@ -427,18 +452,17 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
             OFFSETS, beam.window.TimestampedValue(credit, Timestamp(micros=max(watermark_ms, 0) * 1000))
         )
 
-    def _discover(self, element: _ReaderShard, consumer, tracker, watermark, positions):
+    def _discover(self, element: _ReaderShard, client: ShardClient, tracker, watermark, positions):
         """Every discovery interval: starts reading this shard's partitions added to the topics."""
         if self._discovery_s <= 0 or time.monotonic() < self._next_discovery.get(element.shard, 0.0):
             return
         self._next_discovery[element.shard] = time.monotonic() + self._discovery_s
         mine = {(r.topic, r.partition) for r in tracker.current_restriction().ranges}
-        queries = self._queries[element.shard]
-        for key in self._listed_partitions(queries):
+        for key in self._listed_partitions(client):
             if key in element.known or key in mine or _owner(key[1], element.shards) != element.shard:
                 continue
             try:
-                low, _ = queries.get_watermark_offsets(TopicPartition(*key), timeout=_DISCOVERY_TIMEOUT_S)
+                low, _ = client.bounds(key, _DISCOVERY_TIMEOUT_S)
             except KafkaException as e:
                 self._outages.transient("asking a new partition's start", e)
                 return
@@ -446,35 +470,34 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                 return
             positions[key] = low
             watermark.track([key])
-            consumer.incremental_assign([TopicPartition(key[0], key[1], low)])
+            client.add(key, low)
             self._positions[element.shard] = dict(positions)
             self._discovered.inc()
             _LOG.info("reading %s-%d, added to the topic while the job runs, from offset %d", *key, low)
             yield beam.pvalue.TaggedOutput(OFFSETS, PartitionStart(key[0], key[1], low))
 
-    def _listed_partitions(self, consumer) -> list[tuple[str, int]]:
+    def _listed_partitions(self, client: ShardClient) -> list[tuple[str, int]]:
         """The partitions of the configured topics; none while the broker cannot say."""
         found = []
         for topic in self._topics:
             try:
-                metadata = consumer.list_topics(topic, timeout=_DISCOVERY_TIMEOUT_S).topics.get(topic)
+                partitions = client.partitions(topic, _DISCOVERY_TIMEOUT_S)
             except KafkaException as e:
                 self._outages.transient("listing partitions", e)
                 return []
-            if metadata is not None and metadata.error is None:
-                found.extend((topic, p) for p in sorted(metadata.partitions))
+            found.extend((topic, p) for p in partitions or ())
         return found
 
-    def _finish_ended(self, consumer: Consumer, positions, tracker, watermark) -> None:
+    def _finish_ended(self, client: ShardClient, positions, tracker, watermark) -> None:
         """Finishes the partitions whose ranges the tracker has ended (a stop, or the budget)."""
         stops = {(r.topic, r.partition): r.stop for r in tracker.current_restriction().ranges}
         for key, next_offset in list(positions.items()):
             if next_offset >= stops[key]:
-                self._finish(consumer, positions, key, watermark)
+                self._finish(client, positions, key, watermark)
 
-    def _finish(self, consumer: Consumer, positions, key, watermark) -> None:
+    def _finish(self, client: ShardClient, positions, key, watermark) -> None:
         del positions[key]
-        consumer.pause([TopicPartition(*key)])
+        client.pause(key)
         watermark.finish(key)
 
     def _event_time(self, message) -> tuple[Timestamp, Optional[str]]:
@@ -494,23 +517,66 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         error = event_time_error(micros, now.micros, self._max_future_skew_us)
         return (now, error) if error is not None else (Timestamp(micros=micros), None)
 
-    def _on_error(self, error: KafkaError, consumer: Consumer) -> None:
-        """A consumer error: fatal ones end the job with one line, the rest are waited out."""
+    def _on_error(self, message, error: KafkaError, client, tracker, watermark, positions, stops, watermark_ms):
+        """A consumer event or error: a partition's end, an out-of-range position, a skipped batch, an outage."""
         if is_fatal(error):
             raise FatalKafkaError(f"Kafka: {error.str()}")
-        if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION):
-            self._check_topics_exist(consumer)
+        key = (message.topic(), message.partition())
+        code = error.code()
+        if code == KafkaError._PARTITION_EOF:
+            # The client reached the partition's end at this offset: what it passed holds no record.
+            if key in positions and message.offset() > positions[key]:
+                yield from self._skip(
+                    key, message.offset(), "end", client, tracker, watermark, positions, stops, watermark_ms
+                )
+            return
+        if code == KafkaError._AUTO_OFFSET_RESET:
+            yield from self._out_of_range(key, client, tracker, watermark, positions, stops, watermark_ms)
+            return
+        if code in _UNREADABLE_BATCH and key in positions:
+            _LOG.warning("%s-%d: the Kafka client could not read a batch: %s", *key, error.str())
+            self._unreadable[key] = error.str()
+            return
+        if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION):
+            self._check_topics_exist(client)
         self._outages.transient("reading", error)
 
-    def _check_topics_exist(self, consumer: Consumer) -> None:
+    def _out_of_range(self, key, client: ShardClient, tracker, watermark, positions, stops, watermark_ms):
+        """The next offset is not in the log: skip as `auto.offset.reset` says, counted and logged, or fail."""
+        if key not in positions:
+            return
+        next_offset = positions[key]
+        low, high = retry_transient(
+            lambda: client.bounds(key, _METADATA_TIMEOUT_S), "asking for offsets", self._outages
+        )
+        if self._reset_policy == "earliest" and next_offset < low:
+            target, reason, why = low, "retention", "were deleted by retention before they were read"
+        elif self._reset_policy == "latest" and next_offset < high:
+            target, reason, why = (
+                high,
+                "reset_to_latest",
+                "are out of range; auto.offset.reset: latest skips to the end",
+            )
+        else:
+            raise FatalKafkaError(
+                f"Kafka: offset {next_offset} of {key[0]}-{key[1]} is out of range (the log holds {low}..{high}); "
+                f"source.consumer_config.auto.offset.reset is {self._reset_policy!r}"
+            )
+        _LOG.warning(
+            "%s-%d: offsets %d..%d %s: skipping %d offsets", *key, next_offset, target - 1, why, target - next_offset
+        )
+        if (yield from self._skip(key, target, reason, client, tracker, watermark, positions, stops, watermark_ms)):
+            client.seek(key, target)
+
+    def _check_topics_exist(self, client: ShardClient) -> None:
         """A broker that is starting may not know a topic yet; one that keeps saying so lost it."""
         now = time.monotonic()
         for topic in self._topics:
             try:
-                metadata = consumer.list_topics(topic, timeout=_DISCOVERY_TIMEOUT_S).topics.get(topic)
+                partitions = client.partitions(topic, _DISCOVERY_TIMEOUT_S)
             except KafkaException:
                 return  # the broker cannot say: wait
-            if metadata is not None and metadata.error is None and metadata.partitions:
+            if partitions:
                 self._topic_missing_since.pop(topic, None)
                 continue
             since = self._topic_missing_since.setdefault(topic, now)

@@ -21,11 +21,21 @@ from transforms.text.normalize import is_punctuation, make_normalizer
 from transforms.text.spec import TokenizeSpec
 from transforms.text.tokenizers import make_tokenizer, needs_punkt, punkt_parameters
 
-__all__ = ["TokenizeSpec", "TokenizeText", "TokenizedMessage", "is_punctuation", "TOKENS", "TOKENIZER_DEAD_LETTERS"]
+__all__ = [
+    "TokenizeSpec",
+    "TokenizeText",
+    "TokenizedMessage",
+    "is_punctuation",
+    "TOKENS",
+    "TOKENIZER_DEAD_LETTERS",
+    "TOKENIZER_DEAD_LETTER_WINDOWS",
+]
 
 # Counters (namespace, name), for whoever reads the job's metrics.
 TOKENS = ("TokenizeText", "tokens")
 TOKENIZER_DEAD_LETTERS = ("TokenizeText", "dead_letters")
+# The open windows of those messages (the account of windows: pipeline/metrics_report.py).
+TOKENIZER_DEAD_LETTER_WINDOWS = ("TokenizeText", "dead_letter_windows")
 
 # Tokenizing this once in setup() compiles the patterns NLTK compiles lazily.
 _WARM_UP_TEXT = "Warm up: Dr. Smith's 2 cats. @beam :-)"
@@ -45,6 +55,7 @@ class TokenizedMessage(NamedTuple):
     partition: Optional[int] = None
     offset: Optional[int] = None
     windows: int = 1
+    late_windows: int = 0
 
 
 class _TokenizeFn(beam.DoFn):
@@ -60,6 +71,7 @@ class _TokenizeFn(beam.DoFn):
         self._wordnet = wordnet
         self._tokens = Metrics.counter(*TOKENS)
         self._failures = Metrics.counter(*TOKENIZER_DEAD_LETTERS)
+        self._failed_windows = Metrics.counter(*TOKENIZER_DEAD_LETTER_WINDOWS)
 
     def setup(self):
         # Loading Punkt and WordNet and compiling NLTK's patterns is the expensive part: once per worker.
@@ -97,10 +109,19 @@ class _TokenizeFn(beam.DoFn):
             yield self._dead_letter(message, f"normalisation failed: {e!r}")
             return
         self._tokens.inc(len(tokens))
-        yield TokenizedMessage(message.key, tuple(tokens), message.topic, message.partition, message.offset)
+        yield TokenizedMessage(
+            message.key,
+            tuple(tokens),
+            message.topic,
+            message.partition,
+            message.offset,
+            message.windows,
+            message.late_windows,
+        )
 
     def _dead_letter(self, message: Message, reason: str):
         self._failures.inc()
+        self._failed_windows.inc(message.windows)
         record = KafkaRecord(
             message.topic, message.partition, message.offset, -1, None, message.text.encode("utf-8", "surrogatepass")
         )
