@@ -1,4 +1,4 @@
-"""Unit tests of transforms/sinks.py: WriteRows to a JSON-lines file and stdout, and format_pane_table."""
+"""Unit tests of transforms/sinks.py: WriteRows to a JSON-lines file and stdout, format_pane_table, the stdout blocks."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import json
 import apache_beam as beam
 import pytest
 from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.sinks import WriteRows, _json_lines, _to_json, format_pane_table
+from transforms.kafka.ledger import OffsetCredit
+from transforms.records import RowBatch
+from transforms.sinks import WriteRows, _json_lines, _readable_blocks, _to_json, format_pane_table
 
 PANE = {
     "window_start": "2023-11-14T22:13:00.000Z",
@@ -63,10 +66,39 @@ def test_jsonl_sink_creates_missing_directories(tmp_path):
     assert [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] == [SUMMARY]
 
 
-def test_stdout_sink_prints_pane_tables_and_skips_count_rows(capsys):
+def test_stdout_sink_prints_every_row_it_credits(capsys):
+    credit = OffsetCredit("t", 0, ((0, 3),))
     with _pipeline() as p:
-        _ = p | beam.Create([TOP, COUNT]) | WriteRows("stdout")
-    assert capsys.readouterr().out == format_pane_table(TOP) + "\n"
+        written = p | beam.Create([RowBatch((SUMMARY, TOP, COUNT, {**COUNT, "token": "x", "count": 1}), (credit,))])
+        assert_that(written | WriteRows("stdout"), equal_to([credit]))
+    assert capsys.readouterr().out == (
+        "2023-11-14T22:13:00.000Z  ON_TIME pane 0: 3 messages, 6 tokens, 4 distinct\n"
+        "2023-11-14T22:13:00.000Z .. 2023-11-14T22:14:00.000Z  ON_TIME pane 0\n"
+        "  streaming       12\n"
+        "  é                3\n"
+        "  counts: é 3, x 1\n"
+    )
+
+
+def test_stdout_blocks_wrap_counts_escape_tokens_and_print_rows_without_a_table():
+    counts = [{**COUNT, "token": f"t{i}\x1b", "count": 100 - i} for i in range(20)]
+    keyed = [{**COUNT, "kind": "key_count", "key": key, "token": "a", "count": 2} for key in ("k\u202e", None)]
+    blocks = _readable_blocks([*counts, *keyed, DEAD, {"kind": "other", "text": "\u202e"}])
+    assert blocks == [
+        "2023-11-14T22:13:00.000Z .. 2023-11-14T22:14:00.000Z  ON_TIME pane 0\n"
+        "  counts: t0\\x1b 100, t1\\x1b 99, t2\\x1b 98, t3\\x1b 97, t4\\x1b 96, t5\\x1b 95, t6\\x1b 94, t7\\x1b 93,\n"
+        "          t8\\x1b 92, t9\\x1b 91, t10\\x1b 90, t11\\x1b 89, t12\\x1b 88, t13\\x1b 87, t14\\x1b 86,\n"
+        "          t15\\x1b 85, t16\\x1b 84, t17\\x1b 83, t18\\x1b 82, t19\\x1b 81\n"
+        "  counts, key k\\u202e: a 2\n"
+        "  counts, no key: a 2",
+        "dead_letter: t-2@7: null value (tombstone)",
+        '{"kind":"other","text":"\\u202e"}',
+    ]
+    assert all(len(line) <= 100 for line in blocks[0].splitlines())
+
+
+def test_stdout_counts_join_a_top_table_that_comes_after_them():
+    assert _readable_blocks([COUNT, TOP]) == [format_pane_table(TOP) + "\n  counts: é 3"]
 
 
 def test_format_pane_table_rows():

@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 from typing import NamedTuple, Optional
 
-__all__ = ["KafkaRecord", "Message", "RowBatch", "dead_letter_row"]
+__all__ = ["KafkaRecord", "Message", "RowBatch", "VALUE_PREFIX_BYTES", "dead_letter_row", "value_fields"]
+
+# The bytes of a record's value (and key) that its dead-letter or late-record row carries: a
+# record near Kafka's size limit would make a row (1.33x in base64) that no sink can write.
+VALUE_PREFIX_BYTES = 1024
 
 
 class KafkaRecord(NamedTuple):
@@ -43,6 +47,10 @@ class Message(NamedTuple):
     partition: int
     offset: int
     watermark_ms: Optional[int] = None
+    # Set by SplitLateMessages: the windows still open at the message's stamp, and those already
+    # closed (each reported as a late_record row); the ledger expects a credit from each.
+    windows: int = 1
+    late_windows: int = 0
 
 
 class RowBatch(NamedTuple):
@@ -56,8 +64,37 @@ class RowBatch(NamedTuple):
     credits: tuple = ()
 
 
+def _capped_fields(name: str, data: Optional[bytes]) -> dict:
+    prefix = (data or b"")[:VALUE_PREFIX_BYTES]
+    return {
+        f"{name}_b64": base64.b64encode(prefix).decode("ascii"),
+        f"{name}_bytes": len(data or b""),
+        f"{name}_truncated": len(prefix) < len(data or b""),
+    }
+
+
+def value_fields(value: Optional[bytes]) -> dict:
+    """A record's value as a row carries it: a base64 prefix, the full size and whether it was cut.
+
+    Returns:
+        {"value_b64": base64 of at most the first VALUE_PREFIX_BYTES bytes ("" for None),
+        "value_bytes": the value's full length, "value_truncated": whether bytes were left out}.
+    """
+    return _capped_fields("value", value)
+
+
+def _key_fields(key: Optional[bytes]) -> dict:
+    """The key as value_fields gives a value, with key_b64 None for a record without a key."""
+    fields = _capped_fields("key", key)
+    return {**fields, "key_b64": None} if key is None else fields
+
+
 def dead_letter_row(record: KafkaRecord, reason: str) -> dict:
-    """Returns the dead-letter row of DESIGN decision 6 for a record that failed."""
+    """Returns the dead-letter row of DESIGN decision 6 for a record that failed.
+
+    The key and value are carried as a prefix of at most VALUE_PREFIX_BYTES with their
+    full sizes, so that no record can make its own row too large to write.
+    """
     return {
         "kind": "dead_letter",
         "reason": reason,
@@ -65,6 +102,6 @@ def dead_letter_row(record: KafkaRecord, reason: str) -> dict:
         "partition": record.partition,
         "offset": record.offset,
         "timestamp_ms": record.timestamp_ms,
-        "key_b64": None if record.key is None else base64.b64encode(record.key).decode("ascii"),
-        "value_b64": base64.b64encode(record.value or b"").decode("ascii"),
+        **_key_fields(record.key),
+        **value_fields(record.value),
     }
