@@ -66,7 +66,8 @@ def up(
         progress: Receives one-line progress messages.
         state: State root directory; defaults to the project state directory.
         flink: Also start a Flink session cluster and Beam's Python worker pool,
-            and fetch the Beam Flink job server.
+            and fetch the Beam Flink job server. A cluster whose JobManager
+            still runs keeps it and its jobs: only what died is started.
         flink_rest_port: Flink's REST port on 127.0.0.1.
 
     Raises:
@@ -87,8 +88,11 @@ def up(
         jar = job_server_jar(progress=progress)
         progress(f"Beam Flink job server ready at {jar}")
         cluster = FlinkCluster(rest_port=flink_rest_port, state_dir=default_flink_state_dir(state))
-        progress(f"Starting Flink {FLINK_VERSION} on {cluster.rest_url} and Beam's worker pool...")
-        cluster.start(progress=progress)
+        if cluster.pids()["jobmanager"] is None:
+            progress(f"Starting Flink {FLINK_VERSION} on {cluster.rest_url} and Beam's worker pool...")
+        # A live JobManager is kept with its jobs: only a TaskManager or worker pool that died is started.
+        if not cluster.start(progress=progress):
+            progress(f"Flink {FLINK_VERSION} already running on {cluster.rest_url}")
 
 
 def down(*, state: Path | None = None) -> None:

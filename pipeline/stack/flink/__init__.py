@@ -15,6 +15,9 @@ Three things, each fetched with its ordinary client into the project cache:
   Beam's Python worker pool, which starts an SDK harness process for each
   Flink task that runs Python code (``environment_type: EXTERNAL``).
 
+and, for runs on a cluster, `jobs.py`: the jobs a cluster still runs under a
+run's job name, so that a run never starts beside an orphan of an earlier one.
+
 Beam Java and Python talk through the portable Fn API, so the job server need
 not be the same Beam release as the Python SDK; the tests run the whole
 pipeline through it on every change.
@@ -28,6 +31,13 @@ from pipeline.stack.flink.job_server import (
     job_server_jar,
     job_server_jar_path,
 )
+from pipeline.stack.flink.jobs import (
+    FlinkJob,
+    cancel_job,
+    flink_job_name,
+    refuse_running_job,
+    running_jobs_named,
+)
 from pipeline.stack.flink.versions import BEAM_JOB_SERVER_VERSION, FLINK_MINOR_VERSION, FLINK_VERSION
 
 __all__ = [
@@ -36,10 +46,15 @@ __all__ = [
     "FLINK_VERSION",
     "JOB_SERVER_ARTIFACTS",
     "FlinkCluster",
+    "FlinkJob",
+    "cancel_job",
     "default_flink_state_dir",
     "flink_home",
+    "flink_job_name",
     "flink_option_defaults",
     "job_server_jar",
     "job_server_jar_path",
+    "refuse_running_job",
     "run_sdk_worker",
+    "running_jobs_named",
 ]

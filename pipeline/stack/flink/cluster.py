@@ -2,6 +2,11 @@
 
 The worker pool starts an SDK harness process for each Flink task that runs Python
 code (``environment_type: EXTERNAL``); `run_sdk_worker` is that harness's entry point.
+
+The JobManager holds the jobs (this cluster has no high availability: they die with
+it), so a start that finds it alive and answering keeps it and starts only the
+processes that died: a TaskManager killed mid-stream comes back and its jobs resume
+from their last checkpoint, instead of being replaced along with the whole cluster.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ import json
 import os
 import shutil
 import sys
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pipeline.stack import paths
@@ -131,18 +137,43 @@ class FlinkCluster:
 
     def running_ports(self) -> dict[str, int] | None:
         """The ports the running cluster of this state directory was started with, or None."""
+        return self._recorded_ports() if self.is_running() else None
+
+    def _recorded_ports(self) -> dict[str, int] | None:
         try:
-            ports = json.loads((self.state_dir / "ports.json").read_text(encoding="utf-8"))
+            return json.loads((self.state_dir / "ports.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return ports if self.is_running() else None
+
+    def _ports(self) -> dict[str, int]:
+        return {"rest": self.rest_port, "rpc": self.rpc_port, "worker_pool": self.worker_pool_port}
+
+    def _jobmanager_answers(self, tries: int = 3) -> bool:
+        """Tells whether this state directory's JobManager runs and its REST API answers on our port.
+
+        Asks up to ``tries`` times: replacing a JobManager that was only slow to answer would lose its jobs.
+        """
+        for attempt in range(tries):
+            if self.pids()["jobmanager"] is None or self._recorded_ports() != self._ports():
+                return False
+            try:
+                self.rest("/overview", timeout=5)
+                return True
+            except (OSError, ValueError):
+                if attempt + 1 < tries:
+                    time.sleep(1)
+        return False
 
     def start(
         self, timeout: float = 120.0, progress: Callable[[str], object] = print, env: Mapping[str, str] | None = None
-    ) -> None:
+    ) -> list[str]:
         """Starts the JobManager, the TaskManager and the worker pool; waits until jobs can run.
 
         No-op if this state directory's cluster already runs on the same ports.
+        If its JobManager runs and answers but the TaskManager or the worker
+        pool died, starts only those: the JobManager and its jobs are kept.
+        Otherwise (nothing runs, or a JobManager that does not answer) starts
+        the whole cluster afresh.
 
         Args:
             timeout: Seconds to wait for the TaskManager to register its slots.
@@ -150,23 +181,35 @@ class FlinkCluster:
             env: Extra environment of the worker pool (and so of the Python
                 SDK harnesses), e.g. ``{"NLTK_DATA": ...}``.
 
+        Returns:
+            The processes it started (``"jobmanager"``, ``"taskmanager"``,
+            ``"worker-pool"``); empty if all of them already ran.
+
         Raises:
             StackError: Java, the distribution or a port is missing, another
                 cluster runs from this state directory on other ports, or the
                 cluster does not become ready (the message carries the end of
-                its logs; what was started is stopped).
+                its logs; what this start launched is stopped).
         """
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(self.state_dir / ".lock"):
-            ports = {"rest": self.rest_port, "rpc": self.rpc_port, "worker_pool": self.worker_pool_port}
-            running = self.running_ports()
-            if running is not None:
-                if running != ports:
-                    raise StackError(
-                        f"Flink from {self.state_dir} already runs with ports {running}; stop it first to change them"
-                    )
-                return
-            self.stop(timeout=10)  # a half-running cluster: start clean
+            ports = self._ports()
+            recorded = self._recorded_ports()
+            if self.pids()["jobmanager"] is not None and recorded is not None and recorded != ports:
+                raise StackError(
+                    f"Flink from {self.state_dir} already runs with ports {recorded}; stop it first to change them"
+                )
+            if self.is_running():
+                return []
+            if self._jobmanager_answers():
+                return self._start_missing(timeout, progress, dict(env or {}))
+            jobmanager = self.pids()["jobmanager"]
+            if jobmanager is not None:
+                progress(
+                    f"Flink's jobmanager (pid {jobmanager}) does not answer on {self.rest_url}: "
+                    "starting the whole cluster afresh (its jobs are lost)"
+                )
+            self.stop(timeout=10)  # nothing runs, or a JobManager that does not answer: start clean
             java = shutil.which("java")
             if java is None:
                 raise StackError("cannot start Flink: 'java' is not on PATH; install a Java 17 runtime")
@@ -178,35 +221,84 @@ class FlinkCluster:
                         "in use by another process; stop it or choose another port"
                     )
             self._write_config(home)
-            self._launch_all(home, dict(env or {}))
+            self._launch(list(self._PROCESSES), home, dict(env or {}), stop=self.stop)
             (self.state_dir / "ports.json").write_text(json.dumps(ports), encoding="utf-8")
             self._wait_until_ready(timeout)
+            return list(self._PROCESSES)
+
+    def _start_missing(self, timeout: float, progress: Callable[[str], object], env: dict[str, str]) -> list[str]:
+        """Starts the TaskManager and/or the worker pool beside a live JobManager, keeping its jobs."""
+        pids = self.pids()
+        missing = [name for name in self._PROCESSES if pids[name] is None]
+        try:
+            jobs = f"{self.rest('/overview', timeout=5).get('jobs-running', 0)} job(s) running"
+        except (OSError, ValueError):
+            jobs = "its jobs"
+        progress(
+            f"Flink's jobmanager still runs (pid {pids['jobmanager']}, {jobs}): "
+            f"starting only the {' and the '.join(missing)}, keeping the jobmanager and its jobs"
+        )
+        if "worker-pool" in missing and port_in_use(self.worker_pool_port):
+            raise StackError(
+                f"cannot start Beam's worker pool: port {self.worker_pool_port} on {LOCALHOST} is already "
+                "in use by another process; stop it, or stop the cluster and start it with another port"
+            )
+        home = flink_home(progress)
+        if not (self.conf_dir / "config.yaml").is_file() or not (self.state_dir / "sdk-worker.sh").is_file():
+            self._write_config(home)
+        known = self._taskmanager_ids()
+        for name in missing:
+            self._pid_file(name).unlink(missing_ok=True)
+
+        def stop_launched(timeout: float = 30.0) -> None:
+            self._stop_processes(missing, timeout)
+
+        self._launch(missing, home, env, stop=stop_launched)
+        self._wait_until_ready(timeout, new_taskmanager_beside=known if "taskmanager" in missing else None)
+        return missing
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stops every process of this state directory's cluster (SIGTERM, wait, SIGKILL)."""
+        self._stop_processes(self._PROCESSES, timeout)
+        (self.state_dir / "ports.json").unlink(missing_ok=True)
+
+    def _stop_processes(self, names: Sequence[str], timeout: float) -> None:
         for name in reversed(self._PROCESSES):
+            if name not in names:
+                continue
             pid = read_pid(self._pid_file(name))
             if pid is not None:
                 terminate(pid, timeout, marker=self._marker())
             self._launches.reap(name)
             self._pid_file(name).unlink(missing_ok=True)
-        (self.state_dir / "ports.json").unlink(missing_ok=True)
 
-    def rest(self, path: str, timeout: float = 5.0) -> dict:
-        """GETs ``path`` (e.g. ``"/jobs/overview"``) from Flink's REST API and decodes the JSON."""
-        with urllib.request.urlopen(self.rest_url + path, timeout=timeout) as response:
+    def _taskmanager_ids(self) -> set[str]:
+        """The ids of the TaskManagers registered with the JobManager (a dead one stays until its heartbeat times out)."""
+        try:
+            return {tm["id"] for tm in self.rest("/taskmanagers", timeout=5).get("taskmanagers", [])}
+        except (OSError, ValueError, KeyError, TypeError):
+            return set()
+
+    def rest(self, path: str, timeout: float = 5.0, *, port: int | None = None) -> dict:
+        """GETs ``path`` (e.g. ``"/jobs/overview"``) from Flink's REST API and decodes the JSON.
+
+        ``port`` asks another REST port than ``rest_port``, e.g. the one the running cluster recorded.
+        """
+        url = self.rest_url if port is None else f"http://{LOCALHOST}:{port}"
+        with urllib.request.urlopen(url + path, timeout=timeout) as response:
             return json.loads(response.read().decode("utf-8"))
 
     def status_lines(self) -> list[str]:
         """One line for the cluster and one for the worker pool, as ``stack status`` prints them."""
         pids = self.pids()
-        ports = self.running_ports()
+        ports = self._recorded_ports() or {}
         if pids["jobmanager"] is None and pids["taskmanager"] is None:
             cluster = f"flink: stopped (Flink {FLINK_VERSION}, state {self.state_dir})"
         else:
-            rest_port = (ports or {}).get("rest", self.rest_port)
+            # The cluster's own port: `stack status` does not know which one `stack up` was given.
+            rest_port = ports.get("rest", self.rest_port)
             try:
-                overview = self.rest("/overview", timeout=2)
+                overview = self.rest("/overview", timeout=2, port=rest_port)
                 detail = (
                     f"{overview.get('taskmanagers', 0)} taskmanager(s), "
                     f"{overview.get('slots-available', 0)}/{overview.get('slots-total', 0)} slots free, "
@@ -219,10 +311,13 @@ class FlinkCluster:
                 f"jobmanager pid {pids['jobmanager']}, taskmanager pid {pids['taskmanager']}, "
                 f"state {self.state_dir})"
             )
+        if pids["jobmanager"] is not None and None in pids.values():
+            port_flag = "" if rest_port == 8081 else f" --flink-port {rest_port}"
+            cluster += f"; python -m pipeline stack up --flink{port_flag} starts what is missing and keeps the jobs"
         if pids["worker-pool"] is None:
             pool = "beam worker pool: stopped"
         else:
-            pool_port = (ports or {}).get("worker_pool", self.worker_pool_port)
+            pool_port = ports.get("worker_pool", self.worker_pool_port)
             pool = f"beam worker pool: running on localhost:{pool_port} (pid {pids['worker-pool']})"
         return [cluster, pool]
 
@@ -267,7 +362,8 @@ class FlinkCluster:
         )
         worker.chmod(0o755)
 
-    def _launch_all(self, home: Path, extra_env: dict[str, str]) -> None:
+    def _launch(self, names: list[str], home: Path, extra_env: dict[str, str], stop: Callable[..., object]) -> None:
+        """Launches the named processes; a failed wait calls ``stop`` (what this start launched)."""
         flink_env = {**os.environ, "FLINK_CONF_DIR": str(self.conf_dir), "FLINK_LOG_DIR": str(self.log_dir)}
         commands = {
             "jobmanager": [str(home / "bin" / "jobmanager.sh"), "start-foreground"],
@@ -287,8 +383,8 @@ class FlinkCluster:
             f"--service_port={self.worker_pool_port}",
             f"--container_executable={self.state_dir / 'sdk-worker.sh'}",
         ]
-        self._launches = Launches(self.log_dir, self.stop)
-        for name in self._PROCESSES:
+        self._launches = Launches(self.log_dir, stop)
+        for name in names:
             command, env = (pool_command, pool_env) if name == "worker-pool" else (commands[name], flink_env)
             self._launches.launch(
                 name,
@@ -300,11 +396,20 @@ class FlinkCluster:
                 env=env,
             )
 
-    def _wait_until_ready(self, timeout: float) -> None:
+    def _wait_until_ready(self, timeout: float, new_taskmanager_beside: set[str] | None = None) -> None:
+        """Waits until a TaskManager offers the slots and the worker pool accepts connections.
+
+        With ``new_taskmanager_beside``, the TaskManager must be one whose id is
+        not in that set: a killed TaskManager stays registered until its
+        heartbeat times out, and its slots must not count as the new one's.
+        """
+
         def ready() -> bool:
             try:
                 overview = self.rest("/overview", timeout=2)
             except (OSError, ValueError):
+                return False
+            if new_taskmanager_beside is not None and not self._taskmanager_ids() - new_taskmanager_beside:
                 return False
             return (
                 overview.get("taskmanagers", 0) >= 1
