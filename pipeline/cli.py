@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import re
 import shutil
 import signal
 import sys
@@ -147,24 +146,62 @@ def _executing_runner(config: RunConfig, plan: RunnerPlan, result) -> str:
     return f"{module}.{type(result).__name__}"
 
 
+class _JobFailed(Exception):
+    """The job failed: the message is the one line that says what failed and why."""
+
+
+# What `run` says last, however it ends (the --live rows file).
+_CLOSING_LINES: list = []
+
+
+def _start_and_wait(args, config: RunConfig, plan: RunnerPlan, display, pipeline) -> tuple:
+    """Starts the job and waits for it: (result, state); a failed job raises _JobFailed with one line.
+
+    Without -v the runner's error reports (one failure is 11 to 15 tracebacks from the SDK
+    worker, Prism or the job service, and the worker's threads) are held back while the job
+    runs (pipeline/runner_noise.py); the failure becomes one line (pipeline/console/job_failure.py).
+    """
+    from pipeline.console.job_failure import describe_failure
+    from pipeline.runner_noise import RunnerErrors
+
+    held = None if args.verbose else RunnerErrors(lambda text: describe_failure(text, config)).install()
+    try:
+        result = display.start(config, lambda: _run_shielding_services(pipeline))
+        print(f"executing on: {_executing_runner(config, plan, result)}", file=sys.stderr)
+        timeout_ms = None if args.duration is None else int((args.duration + _DRAIN_GRACE_S) * 1000)
+        return result, _wait_or_stop(result, timeout_ms)
+    except Exception as e:
+        # Beam raises a failed job as RuntimeError (portable runners, worker processes) or, in-process,
+        # as the worker's own error with the failed step appended. The stack's errors say it themselves.
+        from pipeline.stack import StackError
+
+        if isinstance(e, StackError) or not (isinstance(e, RuntimeError) or "[while running '" in str(e)):
+            raise
+        raise _JobFailed(describe_failure(str(e), config)) from e
+    finally:
+        if held is not None:
+            held.job_ended()
+
+
 def _run(args) -> int:
     from pipeline.console.run_display import RunDisplay
     from pipeline.metrics_report import report
     from pipeline.preflight import check_kafka_source
+    from pipeline.stack.flink import refuse_running_job
 
     display = RunDisplay(
         args
     )  # progress line or --live view (pipeline/console/run_display.py); may add --set overrides
+    _CLOSING_LINES[:] = display.closing_lines()
     config, plan, pipeline = _prepare(args)
     check_kafka_source(config)
+    # A job of this pipeline left running on a Flink cluster (its `run` was killed) would count twice.
+    refuse_running_job(pipeline.options)
     print(plan.describe(), file=sys.stderr)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     started = time.monotonic()
-    result = display.start(config, lambda: _run_shielding_services(pipeline))
-    print(f"executing on: {_executing_runner(config, plan, result)}", file=sys.stderr)
-    timeout_ms = None if args.duration is None else int((args.duration + _DRAIN_GRACE_S) * 1000)
-    state = _wait_or_stop(result, timeout_ms)
+    result, state = _start_and_wait(args, config, plan, display, pipeline)
     if args.duration is not None and not _is_done(state):
         print("error: the job did not finish draining in time; cancelling", file=sys.stderr)
         result.cancel()
@@ -287,6 +324,12 @@ def _is_running(pid: int) -> bool:
     return is_process_running(pid)
 
 
+def _say_closing_lines() -> None:
+    with contextlib.suppress(Exception):
+        for line in _CLOSING_LINES:
+            print(line, file=sys.stderr, flush=True)
+
+
 def _stop_now(signum: int, what: str) -> None:
     """Ends the processes this run started and leaves with 128 + signum, without Beam's exit hooks.
 
@@ -298,6 +341,7 @@ def _stop_now(signum: int, what: str) -> None:
     _silence_runner()
     _terminate_children()
     _remove_private_tempdir()
+    _say_closing_lines()
     with contextlib.suppress(Exception):
         sys.stdout.flush()
         sys.stderr.flush()
@@ -337,7 +381,9 @@ def _stop_after_interrupt(result, finished: threading.Event) -> None:
         if not finished.wait(_CANCEL_WAIT_S):
             print(f"warning: the runner did not confirm the cancellation within {_CANCEL_WAIT_S}s", file=sys.stderr)
     except Exception as e:  # the job service may be gone already
-        print(f"warning: the runner did not confirm the cancellation: {_root_cause(str(e))}", file=sys.stderr)
+        from pipeline.console.job_failure import innermost_error
+
+        print(f"warning: the runner did not confirm the cancellation: {innermost_error(str(e))}", file=sys.stderr)
     with contextlib.suppress(Exception):
         state = result.state
         print(
@@ -388,9 +434,13 @@ def _stack(args) -> int:
 
 
 def _configure_logging(verbose: bool) -> None:
+    from pipeline.runner_noise import quiet_passed_through_options
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True
     )
+    # Not news with -v either: the options are read, by the Flink job server.
+    quiet_passed_through_options()
     if not verbose:
         # The job service and Prism report every step at INFO; keep the terminal for results.
         logging.getLogger("apache_beam").setLevel(logging.WARNING)
@@ -399,13 +449,6 @@ def _configure_logging(verbose: bool) -> None:
         from pipeline.runner_noise import quiet_known_runner_noise
 
         quiet_known_runner_noise()
-
-
-def _root_cause(text: str) -> str:
-    """The most telling line of a failed job's message: the last 'SomeError: ...' line."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
-    return (errors or lines or ["unknown error"])[-1][:500]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -425,7 +468,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         if args.command == "run":
-            return _run(args)
+            try:
+                return _run(args)
+            finally:
+                _say_closing_lines()
         if args.command == "validate":
             return _validate(args)
         if args.command == "demo":
@@ -465,7 +511,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         errors = "; ".join(" ".join(line.split()) for line in str(e).splitlines()[1:] if line.strip())
         print(f"error: {redact(f'{args.config}: options: refused by Beam: {errors}')}", file=sys.stderr)
         return 2
+    except _JobFailed as e:
+        print(f"error: {redact(str(e))}", file=sys.stderr)
+        return 1
     except RuntimeError as e:
-        # A failed job: the runner has logged the worker's traceback already.
-        print(f"error: the pipeline failed: {redact(_root_cause(str(e)))}", file=sys.stderr)
+        # A failed job outside `run` (the demo): the runner has logged the worker's traceback already.
+        from pipeline.console.job_failure import describe_failure
+
+        print(f"error: {redact(describe_failure(str(e)))}", file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -13,7 +14,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from rich.console import Console
 
 from pipeline.config import load_config
@@ -250,8 +251,10 @@ def test_live_view_in_a_terminal_shows_windows_lag_and_counters(
         ),
     ]
     # pytest exports COLUMNS=80 and LINES=24, which rich would take over the terminal's own size.
+    # Run where the rows file may stay (tmp_path), not in the repository.
     command = (
-        f"unset COLUMNS LINES; cd {shlex.quote(str(REPO))} && {shlex.join(cli_command(*args))}; echo EXIT=$?; sleep 600"
+        f"unset COLUMNS LINES; cd {shlex.quote(str(tmp_path))} && PYTHONPATH={shlex.quote(str(REPO))} "
+        f"{shlex.join(cli_command(*args))}; echo EXIT=$?; sleep 600"
     )
     with _SteadyProducer(bootstrap, topic, 20, text) as producer:
         tmux("new-session", "-d", "-s", "live", "-x", "120", "-y", "50", "-e", f"PATH={os.environ['PATH']}", command)
@@ -296,6 +299,8 @@ def test_live_view_in_a_terminal_shows_windows_lag_and_counters(
     assert "EXIT=0" in finished and "records read" in finished and ": ok" in finished
     # One screen redrawn in place: the header is there once, not once per refresh.
     assert finished.count("beam-token-counts live") == 1
+    [rows_file] = tmp_path.glob("token-counts-live-*.jsonl")
+    assert f"rows written to {rows_file}" in finished.replace("\n", "")
 
 
 def test_live_falls_back_to_plain_output_when_stdout_is_not_a_terminal(
@@ -337,12 +342,15 @@ def test_live_falls_back_to_plain_output_when_stdout_is_not_a_terminal(
     assert sum(int(n) for n in re.findall(r"^\s+rain\s+(\d+)$", result.stdout, re.M)) == 30, result.stdout
 
 
-def test_live_sends_stdout_and_log_sinks_to_one_private_file_and_reads_jsonl_sinks_where_they_write(tmp_path):
+def test_live_sends_stdout_and_log_sinks_to_one_new_file_here_and_reads_jsonl_sinks_where_they_write(
+    tmp_path, monkeypatch
+):
     import argparse
     import stat
 
     from pipeline.console.live_view import redirect_sinks
 
+    monkeypatch.chdir(tmp_path)
     counts = tmp_path / "counts.jsonl"
     counts.write_text('{"kind": "summary"}\n')  # an earlier run's rows: not shown
     args = argparse.Namespace(
@@ -352,12 +360,91 @@ def test_live_sends_stdout_and_log_sinks_to_one_private_file_and_reads_jsonl_sin
     redirect = redirect_sinks(args)
 
     config = load_config(args.config, tuple(args.set))
-    private = os.path.join(redirect.directory, "rows.jsonl")
+    rows = redirect.rows_file
+    assert os.path.dirname(rows) == str(tmp_path) and re.fullmatch(
+        r"token-counts-live-\d{8}T\d{6}Z\.jsonl", os.path.basename(rows)
+    )
     assert (config.sink.type, config.sink.path) == ("jsonl", str(counts))
-    assert (config.dead_letter.type, config.dead_letter.path) == ("jsonl", private)
-    assert (config.late_records.type, config.late_records.path) == ("jsonl", private)
-    assert stat.S_IMODE(os.stat(redirect.directory).st_mode) == 0o700
-    assert sorted(tail.path for tail in redirect.tails) == sorted([str(counts), private])
+    assert (config.dead_letter.type, config.dead_letter.path) == ("jsonl", rows)
+    assert (config.late_records.type, config.late_records.path) == ("jsonl", rows)
+    assert stat.S_IMODE(os.stat(rows).st_mode) == 0o600  # the rows carry record text
+    assert sorted(tail.path for tail in redirect.tails) == sorted([str(counts), rows])
     assert [tail.read() for tail in redirect.tails if tail.path == str(counts)] == [[]]
-    assert redirect.notes == [f"sink rows: {counts}"]
-    shutil.rmtree(redirect.directory)
+    assert redirect.notes == [f"sink rows: {counts}", f"rows written to {rows}"]
+    # A second run in the same second gets a file of its own: rows are never mixed.
+    again = redirect_sinks(argparse.Namespace(config=DIRECT_CONFIG, set=[]))
+    assert again.rows_file != rows and os.path.exists(again.rows_file)
+
+
+def test_the_rows_file_stays_after_the_view_stops(tmp_path, monkeypatch):
+    # Offsets are committed to source.group_id behind these rows: they are the run's output (issue 19, item 4).
+    import argparse
+
+    from pipeline.console.live_view import LiveView
+
+    monkeypatch.chdir(tmp_path)
+    view = LiveView.prepare(argparse.Namespace(config=DIRECT_CONFIG, set=[]))
+    with open(view.rows_file, "a") as rows:
+        rows.write('{"kind": "dead_letter", "reason": "bad utf-8"}\n')
+    view.stop(finished=True)
+    assert os.path.exists(view.rows_file) and "bad utf-8" in open(view.rows_file).read()
+
+
+def test_live_says_where_the_rows_are_when_it_cannot_make_the_file(tmp_path, monkeypatch):
+    import argparse
+
+    from pipeline.config import ConfigError
+    from pipeline.console.live_view import redirect_sinks
+
+    missing = tmp_path / "gone"
+    missing.mkdir()
+    monkeypatch.chdir(missing)
+    missing.rmdir()  # the current directory is gone: no file can be made in it
+    with pytest.raises(
+        ConfigError, match=r"^--live: cannot create the rows file in the current directory: .*give sink a jsonl sink"
+    ):
+        redirect_sinks(argparse.Namespace(config=DIRECT_CONFIG, set=[]))
+
+
+def test_live_keeps_the_rows_it_committed_offsets_for(kafka_broker, fresh_topic, prism_location, tmux, tmp_path):
+    bootstrap = kafka_broker.bootstrap_servers
+    topic = fresh_topic(partitions=1, prefix="liverows")
+    group = f"live-{uuid.uuid4().hex[:8]}"
+    producer = Producer({"bootstrap.servers": bootstrap})
+    now_ms = int(time.time() * 1000) - 60_000
+    for i in range(20):
+        producer.produce(topic, value=b"rain in spain" if i % 10 else b"\xff\xfe bad utf-8", timestamp=now_ms + i * 100)
+    assert producer.flush(10) == 0
+    args = [
+        "run",
+        "--config",
+        DIRECT_CONFIG,
+        "--live",
+        *config_overrides(
+            source__bootstrap_servers=bootstrap,
+            source__topics=[topic],
+            source__group_id=group,
+            source__stop="latest",
+            tokenize__tokenizer="whitespace",
+        ),
+    ]
+    work = tmp_path / "here"
+    work.mkdir()
+    command = (
+        f"unset COLUMNS LINES; cd {shlex.quote(str(work))} && PYTHONPATH={shlex.quote(str(REPO))} "
+        f"{shlex.join(cli_command(*args))} 2>{shlex.quote(str(tmp_path / 'stderr.txt'))}; echo EXIT=$?; sleep 600"
+    )
+    tmux("new-session", "-d", "-s", "rows", "-x", "120", "-y", "50", "-e", f"PATH={os.environ['PATH']}", command)
+    _wait_for_screen(tmux, "rows", lambda s: "EXIT=" in s, timeout=180)
+
+    stderr = (tmp_path / "stderr.txt").read_text()
+    [rows_file] = [str(path) for path in work.glob("token-counts-live-*.jsonl")]
+    assert f"--live: rows written to {rows_file}" in stderr and stderr.rstrip().endswith(f"rows written to {rows_file}")
+    rows = [json.loads(line) for line in open(rows_file)]
+    # What the group committed (all 20 offsets) is in the file: 18 messages counted, 2 dead letters.
+    assert sum(row["count"] for row in rows if row["kind"] == "count" and row["token"] == "rain") == 18
+    assert len([row for row in rows if row["kind"] == "dead_letter"]) == 2
+    committed = Consumer({"bootstrap.servers": bootstrap, "group.id": group}).committed(
+        [TopicPartition(topic, 0)], timeout=10
+    )
+    assert committed[0].offset == 20

@@ -3,11 +3,14 @@
 What it shows, and where each part comes from:
 
 - the latest closed windows: the rows the job writes. With --live the `stdout` and
-  `log` sinks (results, dead letters, late records) are switched to a JSON-lines
-  file in a private temporary directory (mode 0700) that this view reads as it
-  grows; a `jsonl` sink is read where it writes (from its end at start). A `kafka`
-  sink is not read: the view then shows no windows. So transforms/ keep no
-  terminal code, and the rows are the very rows the job writes.
+  `log` sinks (results, dead letters, late records) are switched to a new JSON-lines
+  file in the current directory (`token-counts-live-<UTC time>.jsonl`, mode 0600: rows
+  carry record text) that this view reads as it grows; `run` names it when it starts
+  and when it ends, and it stays: offsets are committed to the consumer group behind
+  these rows, so they are the run's output (a sink of type jsonl picks another place).
+  A `jsonl` sink is read where it writes (from its end at start). A `kafka` sink is not
+  read: the view then shows no windows. So transforms/ keep no terminal code, and the
+  rows are the very rows the job writes.
 - the top tokens of the latest closed window, each with a sparkline of its count in
   the last closed windows (panes of a window are added up when discarding, the
   last pane taken when accumulating);
@@ -31,9 +34,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Optional
 
-from pipeline.config import RunConfig, load_config
+from pipeline.config import ConfigError, RunConfig, load_config
 from pipeline.console.live_counters import DEAD_LETTERS, LATE, PANES, READ, running_counters, total
 from pipeline.console.terminal import LiveRegion, printable
 
@@ -54,7 +55,7 @@ _LAG_SHOWN = 8  # partitions listed; the rest are in the total
 _TOKEN_WIDTH = 24
 _REFRESH_S = 1.0
 _LAG_EVERY_S = 2.0
-_DIR_PREFIX = "beam-token-counts-live-"
+_ROWS_PREFIX = "token-counts-live-"
 _BARS = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
 _REDIRECTED = ("stdout", "log")
 
@@ -425,40 +426,55 @@ def _counters_line(snap: Snapshot):
 
 @dataclass
 class _Redirect:
-    directory: Optional[str]
+    rows_file: Optional[str]  # where the stdout and log sinks write instead, kept after the run
     tails: list
     notes: list
 
 
-def _private_directory() -> str:
-    """A directory only this user can read (mkdtemp: mode 0700). `run` points tempfile at a private
-    directory of its own, removed whenever it exits (pipeline/cli.py), so this one goes with it."""
-    return tempfile.mkdtemp(prefix=_DIR_PREFIX)
+def _new_rows_file(directory: str = ".") -> str:
+    """A new, empty file for the redirected rows in `directory`, named after the time (UTC), readable by
+    this user only (the rows carry record text); never an existing file."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    for n in range(1, 1000):
+        name = f"{_ROWS_PREFIX}{stamp}{'' if n == 1 else f'-{n}'}.jsonl"
+        path = os.path.abspath(os.path.join(directory, name))
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free name for the rows file in {os.path.abspath(directory)}")
 
 
 def redirect_sinks(args) -> _Redirect:
-    """Points the stdout and log sinks at a private JSON-lines file (adds --set overrides to `args`).
+    """Points the stdout and log sinks at a new JSON-lines file in the current directory (adds --set
+    overrides to `args`); the file stays after the run.
 
-    Returns the files to read and what cannot be shown.
+    Returns the file, the files to read and what cannot be shown.
     """
     config = load_config(args.config, tuple(args.set))
-    directory, tails, notes = None, [], []
+    rows_file, tails, notes = None, [], []
     for key in ("sink", "dead_letter", "late_records"):
         sink = getattr(config, key)
         if sink.type in _REDIRECTED:
-            if directory is None:
-                directory = _private_directory()
-            path = os.path.join(directory, "rows.jsonl")
-            args.set = [*args.set, f"{key}.type=jsonl", f"{key}.path={json.dumps(path)}"]
-            if path not in [tail.path for tail in tails]:
-                tails.append(RowsTail(path))
+            if rows_file is None:
+                try:
+                    rows_file = _new_rows_file()
+                except OSError as e:
+                    raise ConfigError(
+                        f"--live: cannot create the rows file in the current directory: {e.strerror or e}; run from a "
+                        f"writable directory, or give {key} a jsonl sink with a path"
+                    ) from None
+                tails.append(RowsTail(rows_file))
+                notes.append(f"rows written to {printable(rows_file, 120)}")
+            args.set = [*args.set, f"{key}.type=jsonl", f"{key}.path={json.dumps(rows_file)}"]
         elif sink.type == "jsonl":
             if sink.path not in [tail.path for tail in tails]:
                 tails.append(RowsTail(sink.path, from_end=True))
             notes.append(f"{key} rows: {printable(sink.path, 80)}")
         else:
             notes.append(f"{key} rows go to Kafka topic {printable(sink.topic or '', 60)}: not read here")
-    return _Redirect(directory, tails, notes)
+    return _Redirect(rows_file, tails, notes)
 
 
 class LiveView:
@@ -484,6 +500,11 @@ class LiveView:
     def prepare(cls, args) -> "LiveView":
         return cls(redirect_sinks(args))
 
+    @property
+    def rows_file(self) -> Optional[str]:
+        """The file the stdout and log sinks write to in this run, if any (it stays after the run)."""
+        return self._redirect.rows_file
+
     def start(self, config: RunConfig) -> None:
         self._config = config
         self._state = LiveState(accumulating=config.trigger.accumulation == "accumulating")
@@ -497,7 +518,7 @@ class LiveView:
         self._result = result
 
     def stop(self, finished: bool = True) -> None:
-        """Draws the last frame and leaves it on the screen; removes the private file once the job is over."""
+        """Draws the last frame and leaves it on the screen; the rows file stays."""
         if self._stopped:
             return
         self._stopped = True
@@ -510,8 +531,6 @@ class LiveView:
         if self._watch is not None:
             self._watch.close()
             self._watch = None
-        if finished and self._redirect.directory:
-            shutil.rmtree(self._redirect.directory, ignore_errors=True)
 
     def _loop(self) -> None:
         try:

@@ -2,8 +2,10 @@
 view of `run --live` (stdout). The CLI hands the start of the job to `RunDisplay.start`.
 
 - `--live` with stdout on a terminal: pipeline/console/live_view.py (the stdout and log sinks are
-  switched to a private JSON-lines file that the view reads); stdout not a terminal: the
-  plain output of today, and one line on stderr that says so.
+  switched to a new JSON-lines file in the current directory that the view reads, named on
+  stderr when the run starts and by `closing_lines` when it ends: offsets are committed behind
+  those rows, so the file stays); stdout not a terminal: the plain output of today, and one
+  line on stderr that says so.
 - otherwise, a bounded read: pipeline/console/progress.py on stderr.
 
 Both draw from a thread of this process and stop when the job ends: this module wraps
@@ -19,7 +21,7 @@ import sys
 from typing import Callable
 
 from pipeline.config import RunConfig
-from pipeline.console.terminal import is_terminal
+from pipeline.console.terminal import is_terminal, printable
 from transforms.compat import result_runs_on_job_service
 
 __all__ = ["RunDisplay"]
@@ -36,8 +38,17 @@ class RunDisplay:
                 from pipeline.console.live_view import LiveView
 
                 self._view = LiveView.prepare(args)
+                if self._view.rows_file:
+                    print(f"--live: {self._rows_line()}", file=sys.stderr)
             else:
                 print("--live: stdout is not a terminal, so the panes are printed as they come", file=sys.stderr)
+
+    def _rows_line(self) -> str:
+        return f"rows written to {printable(self._view.rows_file, 300)}"
+
+    def closing_lines(self) -> list[str]:
+        """What the run says last, whatever its end: where the --live rows are."""
+        return [self._rows_line()] if self._view is not None and self._view.rows_file else []
 
     def start(self, config: RunConfig, run_job: Callable):
         """Starts the display, then the job (`run_job()` returns the PipelineResult); returns the result."""
