@@ -185,7 +185,7 @@ def _start_and_wait(args, config: RunConfig, plan: RunnerPlan, display, pipeline
 
 def _run(args) -> int:
     from pipeline.console.run_display import RunDisplay
-    from pipeline.metrics_report import report
+    from pipeline.metrics_report import account
     from pipeline.preflight import check_kafka_source
     from pipeline.stack.flink import refuse_running_job
 
@@ -206,12 +206,14 @@ def _run(args) -> int:
         print("error: the job did not finish draining in time; cancelling", file=sys.stderr)
         result.cancel()
     print(f"finished in {time.monotonic() - started:.1f}s, state {result.state}", file=sys.stderr)
-    for line in report(result):
-        print(line, file=sys.stderr)
     done = _is_done(result.state)
+    # Every run proves what it committed (DESIGN decision 10); a broken account fails the run.
+    balance = account(result, commits=config.source.commits, ended=done)
+    for line in balance.lines:
+        print(line, file=sys.stderr)
     # The job is over: end the services it started now (Beam's exit hook gives each a second per try).
     _terminate_children()
-    return 0 if done else 1
+    return 0 if done and balance.ok else 1
 
 
 class _StopSignals:

@@ -49,7 +49,11 @@ def pipeline_options(config: RunConfig, prism_location: Optional[str] = None, qu
             # The worker processes write to this terminal: start-up chatter at INFO and WARNING.
             options.setdefault("default_sdk_harness_log_level", "ERROR")
     if config.runner == "FlinkRunner":
-        from pipeline.stack.flink import flink_option_defaults
+        from pipeline.stack.flink import flink_job_name, flink_option_defaults
+
+        # A stable name: the next run finds a job of this pipeline still running on the cluster.
+        if config.source.commits:
+            options.setdefault("job_name", flink_job_name(config.source.group_id, config.source.topics))
 
         stop = config.source.stop
         options.update(

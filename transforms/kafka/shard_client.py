@@ -51,7 +51,9 @@ class ShardClient:
         self._fetcher.incremental_assign([TopicPartition(key[0], key[1], offset)])
 
     def seek(self, key: Key, offset: int) -> None:
-        self._fetcher.seek(TopicPartition(key[0], key[1], offset))
+        """Fetch the partition from `offset` on, also after an out-of-range error (where seek() is refused)."""
+        self._fetcher.incremental_unassign([TopicPartition(*key)])
+        self._fetcher.incremental_assign([TopicPartition(key[0], key[1], offset)])
 
     def pause(self, key: Key) -> None:
         self._fetcher.pause([TopicPartition(*key)])
