@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import apache_beam as beam
 import pytest
 from apache_beam.testing import test_pipeline
@@ -18,6 +20,7 @@ def _pipeline() -> test_pipeline.TestPipeline:
 
 
 def _dead(reason: str, offset: int, value_b64: str, key_b64=None) -> dict:
+    key, value = base64.b64decode(key_b64 or ""), base64.b64decode(value_b64)
     return {
         "kind": "dead_letter",
         "reason": reason,
@@ -26,7 +29,11 @@ def _dead(reason: str, offset: int, value_b64: str, key_b64=None) -> dict:
         "offset": offset,
         "timestamp_ms": 1_000 + offset,
         "key_b64": key_b64,
+        "key_bytes": len(key),
+        "key_truncated": False,
         "value_b64": value_b64,
+        "value_bytes": len(value),
+        "value_truncated": False,
     }
 
 
