@@ -185,7 +185,6 @@ def _start_and_wait(args, config: RunConfig, plan: RunnerPlan, display, pipeline
 
 def _run(args) -> int:
     from pipeline.console.run_display import RunDisplay
-    from pipeline.metrics_report import account
     from pipeline.preflight import check_kafka_source
     from pipeline.stack.flink import refuse_running_job
 
@@ -197,6 +196,30 @@ def _run(args) -> int:
     check_kafka_source(config)
     # A job of this pipeline left running on a Flink cluster (its `run` was killed) would count twice.
     refuse_running_job(pipeline.options)
+    # Two runs committing to one group would both count everything: one run per group at a time.
+    lease = _group_lease(config)
+    try:
+        return _run_job(args, config, plan, display, pipeline)
+    finally:
+        if lease is not None:
+            lease.release()
+
+
+def _group_lease(config: RunConfig):
+    """The held lease of the consumer group the run commits to (None when it commits nothing)."""
+    from pipeline.group_lease import GroupLease
+
+    source = config.source
+    if not source.commits:
+        return None
+    lease = GroupLease(source.bootstrap_servers, source.group_id, source.topics, source.consumer_config)
+    lease.acquire()
+    return lease
+
+
+def _run_job(args, config: RunConfig, plan: RunnerPlan, display, pipeline) -> int:
+    from pipeline.metrics_report import account
+
     print(plan.describe(), file=sys.stderr)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -465,6 +488,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     escape_log_lines()
     bind_grpc_servers_to_loopback()
     _use_private_tempdir()
+    from pipeline.group_lease import GroupInUse
     from pipeline.stack import StackError
     from transforms.text.tokenizers import MissingNltkData
 
@@ -502,7 +526,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(json.dumps(RunConfig.model_json_schema(), indent=2))
             return 0
         return _stack(args)
-    except (ConfigError, MissingNltkData, StackError) as e:
+    except (ConfigError, MissingNltkData, StackError, GroupInUse) as e:
         print(f"error: {redact(str(e))}", file=sys.stderr)
         return 2
     except ValueError as e:
