@@ -176,3 +176,29 @@ def test_sliding_windows_report_each_closed_window_and_commit_to_the_end(kafka_b
     assert behind_tokens == 4, [json.dumps(r) for r in counts if r["token"].startswith("behind")]
     assert _committed(bootstrap, "sliding", topic, 1) == [len(sent)]
     assert "account: ok" in result.stderr
+
+
+def test_a_record_near_kafkas_size_limit_leaves_a_dead_letter_row_kafka_takes(kafka_broker, fresh_topic, tmp_path):
+    # 800 KB of bad UTF-8: its whole value in base64 would make a row over the producer's 1 MB limit.
+    topic, dead_topic, bootstrap = fresh_topic(partitions=1), fresh_topic(partitions=1), kafka_broker.bootstrap_servers
+    produce_messages(
+        bootstrap,
+        topic,
+        [ProducerRecord("fine words", None, BASE_MS), ProducerRecord(b"\xff" * 800_000, None, BASE_MS + 1)],
+    )
+    out = tmp_path / "rows.jsonl"
+    result = _run(bootstrap, topic, "large", out, dead_letter={"type": "kafka", "topic": dead_topic})
+    assert result.returncode == 0, result.stderr[-3000:]
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "large-check", "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe([dead_topic])
+        rows = []
+        deadline = time.monotonic() + 30
+        while not rows and time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None:
+                rows.append(json.loads(message.value()))
+    finally:
+        consumer.close()
+    assert [(r["offset"], r["value_bytes"], r["value_truncated"]) for r in rows] == [(1, 800_000, True)]
+    assert _committed(bootstrap, "large", topic, 1) == [2]
