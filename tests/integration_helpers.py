@@ -65,6 +65,18 @@ def records_accounting(output: str) -> tuple[int, int, int, str]:
     return int(read), int(decoded), int(dead), verdict
 
 
+def committed_offsets(bootstrap: str, topic: str, group: str, partitions: int) -> list[int]:
+    """The group's committed offset of each partition of the topic (negative: none)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+        return [tp.offset for tp in found]
+    finally:
+        consumer.close()
+
+
 def descendants(pid: int) -> set[int]:
     """The pids of a process's children, grandchildren, ... (Linux /proc)."""
     children: dict[int, list[int]] = {}

@@ -14,18 +14,9 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from pipeline.devtools.producer import ProducerRecord, produce_messages
-from tests.integration_helpers import DIRECT_CONFIG, config_overrides, read_rows, run_cli
+from tests.integration_helpers import DIRECT_CONFIG, committed_offsets, config_overrides, read_rows, run_cli
 
 BASE_MS = 1_767_600_000_000
-
-
-def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> list[int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-        return [tp.offset for tp in found]
-    finally:
-        consumer.close()
 
 
 def _commit(bootstrap: str, group: str, topic: str, offset: int) -> None:
@@ -74,7 +65,7 @@ def test_a_slow_fetch_never_commits_what_was_not_read(kafka_broker, fresh_topic,
     result = _run(kafka_broker.bootstrap_servers, topic, "slow", out, source__consumer_config=slow)
     assert result.returncode == 0, result.stderr[-3000:]
     assert _counted(out) == 600
-    assert sum(_committed(kafka_broker.bootstrap_servers, "slow", topic, 2)) == 600
+    assert sum(committed_offsets(kafka_broker.bootstrap_servers, topic, "slow", 2)) == 600
     assert "offsets, 2 partition(s): committed 600 = read 600 + proven empty 0: ok" in result.stderr
     assert "account: ok" in result.stderr
 
@@ -91,7 +82,7 @@ def test_offsets_deleted_by_retention_are_a_counted_logged_skip(kafka_broker, fr
     assert _counted(out) == 150
     assert "offsets 10..49 were deleted by retention before they were read: skipping 40 offsets" in result.stderr
     assert f"offsets {topic}-0: committed 190 = read 150 + proven empty 40 (retention 40): ok" in result.stderr
-    assert _committed(bootstrap, "retention", topic, 1) == [200]
+    assert committed_offsets(bootstrap, topic, "retention", 1) == [200]
 
 
 def test_out_of_range_with_reset_error_is_one_clear_line_and_commits_nothing(kafka_broker, fresh_topic, tmp_path):
@@ -109,7 +100,7 @@ def test_out_of_range_with_reset_error_is_one_clear_line_and_commits_nothing(kaf
     )
     assert result.returncode != 0
     assert f"offset 10 of {topic}-0 is out of range (the log holds 50..60)" in result.stderr
-    assert _committed(bootstrap, "strict", topic, 1) == [10]
+    assert committed_offsets(bootstrap, topic, "strict", 1) == [10]
 
 
 def test_sliding_windows_report_each_closed_window_and_commit_to_the_end(kafka_broker, fresh_topic, tmp_path):
@@ -174,7 +165,7 @@ def test_sliding_windows_report_each_closed_window_and_commit_to_the_end(kafka_b
     counts = read_rows(out, "count")
     behind_tokens = sum(row["count"] for row in counts if row["token"].startswith("behind"))
     assert behind_tokens == 4, [json.dumps(r) for r in counts if r["token"].startswith("behind")]
-    assert _committed(bootstrap, "sliding", topic, 1) == [len(sent)]
+    assert committed_offsets(bootstrap, topic, "sliding", 1) == [len(sent)]
     assert "account: ok" in result.stderr
 
 
@@ -201,4 +192,4 @@ def test_a_record_near_kafkas_size_limit_leaves_a_dead_letter_row_kafka_takes(ka
     finally:
         consumer.close()
     assert [(r["offset"], r["value_bytes"], r["value_truncated"]) for r in rows] == [(1, 800_000, True)]
-    assert _committed(bootstrap, "large", topic, 1) == [2]
+    assert committed_offsets(bootstrap, topic, "large", 1) == [2]

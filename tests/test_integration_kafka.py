@@ -8,12 +8,12 @@ from datetime import datetime, timezone
 
 import nltk
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.devtools.producer import ProducerRecord, produce_messages
 from pipeline.devtools.sample_text import SAMPLE_LINES
 from tests.integration_helpers import (
     DIRECT_CONFIG,
+    committed_offsets,
     config_overrides,
     read_rows,
     records_accounting,
@@ -115,15 +115,6 @@ def test_bad_bytes_become_dead_letters_and_nothing_is_lost(kafka_broker, fresh_t
     assert records_accounting(result.stderr) == (22, 20, 2, "ok")
 
 
-def _committed(bootstrap: str, topic: str, group: str, partitions: int) -> list[int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-        return [tp.offset for tp in found]
-    finally:
-        consumer.close()
-
-
 def _wait_for_rows(path, kind: str, timeout_s: float) -> list[dict]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -164,7 +155,7 @@ def test_streaming_panes_appear_while_running_and_restart_resumes_after_commits(
     assert runner.wait(timeout=120) == 0, (tmp_path / "first.log").read_text()[-3000:]
     first_read = records_accounting((tmp_path / "first.log").read_text())[0]
     assert first_read == 40
-    assert sum(_committed(bootstrap, topic, group, 3)) == 40
+    assert sum(committed_offsets(bootstrap, topic, group, 3)) == 40
 
     produce_messages(bootstrap, topic, [ProducerRecord(f"after the restart {i}", None, None) for i in range(15)])
     second_out = tmp_path / "second.jsonl"
