@@ -230,7 +230,7 @@ def _run_job(args, config: RunConfig, plan: RunnerPlan, display, pipeline) -> in
         result.cancel()
     print(f"finished in {time.monotonic() - started:.1f}s, state {result.state}", file=sys.stderr)
     done = _is_done(result.state)
-    # Every run proves what it committed (DESIGN decision 10); a broken account fails the run.
+    # Every run proves what it committed (docs/design.md, decision 10); a broken account fails the run.
     balance = account(result, commits=config.source.commits, ended=done)
     for line in balance.lines:
         print(line, file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The counters a run ends with, and the account that proves nothing was lost (DESIGN decision 10).
+"""The counters a run ends with, and the account that proves nothing was lost (docs/design.md, decision 10).
 
 Three equations, from counters that different steps keep, so that a step that
 loses or invents something breaks one of them:

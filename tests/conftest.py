@@ -3,7 +3,7 @@
 These fixtures never skip: if Kafka or Prism cannot be provided, the tests
 that need them error with the stack's one-line explanation.
 
-Tiers (DESIGN decision 11; the markers are declared in pyproject.toml): a test is
+Tiers (docs/design.md, decision 11; the markers are declared in pyproject.toml): a test is
 marked ``live`` when it starts Kafka, Prism or Flink or runs the pipeline's CLI as a
 process, ``flink`` when it needs Flink, ``slow`` when it takes a minute or so by
 design. The marks come from the fixtures a test uses and from what its code (and the

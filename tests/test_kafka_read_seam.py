@@ -1,7 +1,7 @@
 """The reader's decisions about offsets, driven through its client seam with a fake Kafka and a fake clock.
 
 Every case here is one way an offset could be credited without a record; the
-reader may do so only on Kafka's proof (DESIGN decision 10). Runs in milliseconds.
+reader may do so only on Kafka's proof (docs/design.md, decision 10). Runs in milliseconds.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Worker processes log at ERROR, Beam's log queue drops entries when full and logging
 swallows write errors, so a row only logged may be gone while its offset is committed
-(DESIGN decision 10). The last test runs the CLI with worker processes on a real broker.
+(docs/design.md, decision 10). The last test runs the CLI with worker processes on a real broker.
 """
 
 from __future__ import annotations

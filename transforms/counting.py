@@ -2,7 +2,7 @@
 
 Each message's tokens cross the shuffle as one element, and the combiner is
 lifted, so every bundle sends one partial Counter per window downstream instead
-of one element per token (DESIGN decision 5).
+of one element per token (docs/design.md, decision 5).
 
 With `fanout` > 1, a window's key is hot: Beam's hot-key fanout merges each
 window's partial Counters on `fanout` intermediate keys first, on as many
@@ -26,7 +26,7 @@ per-element cost for each (more rows than messages on a real stream).
 With `offset_credits`, the accumulator also carries the offset ranges of the
 messages it counted, and each pane's rows are followed by OffsetCredits that
 name the pane's window: once a sink has written the rows, those offsets may be
-committed (DESIGN decision 8, transforms.kafka.ledger).
+committed (docs/design.md, decision 8, transforms.kafka.ledger).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def by_count(counts: dict) -> list:
 
 
 def pane_fields(window, pane) -> dict:
-    """The window and pane fields that every output row carries (DESIGN decision 6)."""
+    """The window and pane fields that every output row carries (docs/design.md, decision 6)."""
     is_global = isinstance(window, GlobalWindow)
     return {
         "window_start": None if is_global else iso_utc(window.start.micros),

@@ -57,7 +57,7 @@ class RowBatch(NamedTuple):
     """Output rows that travel as one element: a pane's rows, then its OffsetCredits.
 
     A pane has a row per token; as one element they pay Beam's per-element cost
-    once (DESIGN decision 5). WriteRows writes them as if each came alone.
+    once (docs/design.md, decision 5). WriteRows writes them as if each came alone.
     """
 
     rows: tuple
@@ -90,7 +90,7 @@ def _key_fields(key: Optional[bytes]) -> dict:
 
 
 def dead_letter_row(record: KafkaRecord, reason: str) -> dict:
-    """Returns the dead-letter row of DESIGN decision 6 for a record that failed.
+    """Returns the dead-letter row (docs/design.md, decision 6) for a record that failed.
 
     The key and value are carried as a prefix of at most VALUE_PREFIX_BYTES with their
     full sizes, so that no record can make its own row too large to write.

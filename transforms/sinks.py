@@ -1,6 +1,6 @@
 """WriteRows: output rows (dicts) to stdout, a JSON-lines file, Kafka or the log.
 
-A sink also says what it has written, for the offset commits (DESIGN decision 8):
+A sink also says what it has written, for the offset commits (docs/design.md, decision 8):
 after a bundle's rows are written and flushed (or acknowledged by Kafka) it
 outputs the OffsetCredits of that bundle: those that came in with the rows (the
 panes' offsets) and one for every dead-letter or late-record row.
@@ -317,7 +317,7 @@ def _readable_blocks(rows: list) -> list[str]:
 class _PrintFn(_SinkFn):
     """Prints every row it is given, readably: a table per pane with its counts, a line per record row.
 
-    Each row the bundle credits is printed (DESIGN decision 10): count rows as the
+    Each row the bundle credits is printed (docs/design.md, decision 10): count rows as the
     pane's `counts:` lines, not left to the file sinks.
     """
 
@@ -330,7 +330,7 @@ class _PrintFn(_SinkFn):
 class _LogFn(_SinkFn):
     """Writes each row as readable text to stderr, flushed before the bundle's credits leave.
 
-    Not through logging, which is no write (DESIGN decision 10): worker processes log
+    Not through logging, which is no write (docs/design.md, decision 10): worker processes log
     at ERROR, Beam drops log entries when its queue is full, and logging swallows write
     errors. A failed write or flush fails the bundle, so nothing of it is credited.
     """

@@ -1,4 +1,4 @@
-"""The offset account: per-partition counters that let a run prove what it committed (DESIGN decision 10).
+"""The offset account: per-partition counters that let a run prove what it committed (docs/design.md, decision 10).
 
 Every offset of a partition between where the run started and where it committed
 must be accounted for: a record the reader read, or offsets the reader credited

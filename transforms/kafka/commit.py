@@ -1,4 +1,4 @@
-"""CommitOffsets: commits Kafka offsets behind the written output (DESIGN decision 8).
+"""CommitOffsets: commits Kafka offsets behind the written output (docs/design.md, decision 8).
 
 The reader's ledger entries (where each partition starts, offsets that hold no
 record) and the sinks' credits (what they have written) meet here, keyed by

@@ -1,6 +1,6 @@
 """The offset ledger: which records of a partition have been written, and how far it may be committed.
 
-Offsets are committed behind the output (DESIGN decision 8): offset N of a
+Offsets are committed behind the output (docs/design.md, decision 8): offset N of a
 partition may be committed only when every record below N has reached a sink,
 as a dead letter, a late record, or counted in a pane of each window it
 belongs to, and the sink has written that pane. Three kinds of entry feed the

@@ -1,7 +1,7 @@
 """How the Kafka reader rides out outages: fatal or transient errors, confirmed end offsets.
 
 A broker that is frozen, restarting or moving a leader makes the client fail
-requests for a while; none of that may fail the job (DESIGN decision 8). The
+requests for a while; none of that may fail the job (docs/design.md, decision 8). The
 reader retries and says so now and then. Only errors that waiting cannot fix
 (authentication, authorization, a deleted topic) end the job, with one line.
 

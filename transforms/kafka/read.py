@@ -11,7 +11,7 @@ topic goes idle.
 Offsets are not committed here: a record is read long before the pane that
 counts it is written. With `offsets_ledger`, the read also outputs ledger
 entries (where each partition starts, offsets that hold no record) for
-CommitOffsets, which commits behind the sinks (DESIGN decision 8).
+CommitOffsets, which commits behind the sinks (docs/design.md, decision 8).
 
 An unbounded read looks for partitions added to its topics every
 `partition_discovery_s` and reads them from their start. Transient Kafka errors
@@ -255,7 +255,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
     The DoFn is its own watermark estimator provider, so that the configured
     out-of-orderness reaches the estimator.
 
-    An offset is passed without a record only on Kafka's proof (DESIGN decision 10):
+    An offset is passed without a record only on Kafka's proof (docs/design.md, decision 10):
     a later record of the same partition in a fetched batch (a gap: compaction,
     transaction markers), the client's end-of-partition event at or past it, or a
     position out of range that the user's `auto.offset.reset` says to skip. Silence
