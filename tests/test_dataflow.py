@@ -118,7 +118,7 @@ def test_the_installed_package_runs_the_pipeline_outside_the_checkout(
 def test_beam_builds_the_complete_dataflow_job_request_without_submitting(worker_venv, tmp_path):
     script = tmp_path / "dry_run.py"
     script.write_text(_DRY_RUN, encoding="utf-8")
-    # From the repository root, as README says, because setup_file is ./setup.py.
+    # From the repository root, as docs/runners.md says, because setup_file is ./setup.py.
     result = _run(
         [str(worker_venv), str(script), str(REPO / "run_configs" / "dataflow.yaml")],
         REPO,

@@ -182,13 +182,13 @@ def test_embedded_flink_is_cancelled_on_sigterm(
 
         # The Python loopback worker pool is loopback only. Beam's Java job server (2.62) binds its
         # job, artifact and expansion ports on every interface whatever --job-host says
-        # (ServerFactory uses NettyServerBuilder.forPort): the documented exception (README).
+        # (ServerFactory uses NettyServerBuilder.forPort): the documented exception (docs/runners.md).
         def job_server(found):
             return "job-server" in found[2]
 
         sockets = _assert_loopback_only(runner, log, expect_at_least=3, known_exception=job_server)
         exposed = [found for found in sockets if not is_loopback(found[1])]
-        # The job server's own ports, and those of the Flink MiniCluster it runs for an embedded job (README).
+        # The job server's own ports, and those of the Flink MiniCluster it runs for an embedded job (docs/runners.md).
         assert all(job_server(found) for found in exposed), exposed
         assert any(is_loopback(address) and "python" in command for _, address, command in sockets), sockets
         _stop_and_check(runner, signal.SIGTERM, log, to_group=False, within_s=45)

@@ -304,7 +304,7 @@ def test_trigger_panes_keep_the_model_on_a_real_stream(runner, case, request, ka
     if runner != "direct":
         request.getfixturevalue("flink_job_server_jar")
         # No checkpoint while the job's tasks start (on a busy machine a checkpoint then can hold back
-        # Beam 2.62's Impulse, see README): offsets are committed behind the output, not by checkpoints.
+        # Beam 2.62's Impulse, see docs/runners.md): offsets are committed behind the output, not by checkpoints.
         extra["options__checkpointing_interval"] = 120_000
     if runner == "flink-cluster":
         cluster = request.getfixturevalue("flink_cluster")

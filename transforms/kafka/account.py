@@ -23,7 +23,7 @@ NAMESPACE = "OffsetAccount"
 READ = "read"
 COMMITTED = "committed"
 
-# Why offsets are credited without a record, and what each means (the README lists them too).
+# Why offsets are credited without a record, and what each means (docs/delivery.md lists them too).
 EMPTY_REASONS = {
     "gap": "no record at these offsets in a fetched batch (compacted away, transaction markers, aborted transactions)",
     "end": "the end of the partition was reached with no record left at these offsets (trailing markers)",

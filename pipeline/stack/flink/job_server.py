@@ -114,11 +114,13 @@ def flink_option_defaults(
 
     * ``flink_job_server_jar``: the cached job server (`job_server_jar`), so
       Beam never downloads one at run time; ``flink_version``: its Flink.
-    * ``streaming``: portable Flink finalizes bundles only in streaming mode
-      (batch mode rejects the reader: apache/beam#19526), so a bounded read
-      runs as a streaming job that ends when the read does.
-    * For an unbounded read, ``checkpointing_interval`` (10 s): Flink finalizes
-      bundles, and so the reader commits offsets, when a checkpoint completes.
+    * ``streaming``: portable Flink's batch mode rejects the reader, a splittable
+      DoFn (apache/beam#19526), so a bounded read runs as a streaming job that
+      ends when the read does.
+    * For an unbounded read, ``checkpointing_interval`` (10 s): a failed task
+      restarts from the last checkpoint (the reader's positions, the windows and
+      the offset ledger) rather than from the start. Offsets are committed by
+      CommitOffsets behind the sinks either way (transforms/kafka/commit.py).
     * For an unbounded read that drains after ``drain_after_s``,
       ``shutdown_sources_after_idle_ms`` a little past the drain: with
       checkpointing on, Flink keeps the (idle) Impulse source, and so the job,
