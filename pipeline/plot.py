@@ -8,9 +8,12 @@ pane holds only what arrived since the one before (discarding) or everything so
 far (accumulating) is a setting of the run, not written on the rows, so
 `--accumulation` says it: `discarding` (the default, as trigger.accumulation)
 adds the panes of a window up; `accumulating` takes the last pane (the highest
-pane_index). A pane that appears twice (same window, token and pane index, as
-after an at-least-once restart writing to the same file) counts once: the last
-one read. Each point is marked by the timing of its window's last pane: a plain
+pane_index). Panes are told apart by the run that wrote them (`run_id`): within
+one run a pane that appears twice (same window, token and pane index: a retried
+bundle) counts once, the last one read; the runs' results add up, because a
+restarted run counts only what its predecessor had not committed
+(docs/delivery.md). A last line cut short by a failed write (no newline, not
+JSON) is skipped with a warning. Each point is marked by the timing of its window's last pane: a plain
 dot for an on-time pane, a triangle when it was late (the count includes late
 records), a hollow circle when the window had only early panes (it had not
 closed when the output ended).
@@ -94,12 +97,16 @@ def read_counts(lines: Iterable[str], accumulation: str = "discarding") -> tuple
     """
     panes: dict[tuple, dict[int, tuple[int, str]]] = defaultdict(dict)
     global_rows = 0
+    lines = list(lines)
     for line_number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except ValueError as e:
+            if line_number == len(lines) and not line.endswith("\n"):
+                print(f"warning: line {line_number}: a row cut short by a failed write, skipped", file=sys.stderr)
+                continue
             raise PlotError(f"line {line_number}: not valid JSON ({e})") from None
         if not isinstance(row, dict):
             raise PlotError(f"line {line_number}: expected a JSON object, got {type(row).__name__}")
@@ -120,15 +127,18 @@ def read_counts(lines: Iterable[str], accumulation: str = "discarding") -> tuple
             global_rows += 1
             continue
         window = (_timestamp(start, line_number, "window_start"), _timestamp(end, line_number, "window_end"))
-        panes[(window, token)][index] = (count, timing)
-    counts = []
-    for ((start, end), token), by_index in panes.items():
+        panes[(window, token, row.get("run_id"))][index] = (count, timing)
+    totals: dict[tuple, list] = {}
+    for (window, token, _), by_index in panes.items():
         last = max(by_index)
         if accumulation == "accumulating":
             count = by_index[last][0]
         else:
             count = sum(c for c, _ in by_index.values())
-        counts.append(WindowCount(start, end, token, count, by_index[last][1]))
+        total = totals.setdefault((window, token), [0, by_index[last][1]])
+        total[0] += count  # the runs add up
+        total[1] = by_index[last][1]
+    counts = [WindowCount(start, end, token, n, timing) for ((start, end), token), (n, timing) in totals.items()]
     return counts, global_rows
 
 

@@ -182,3 +182,18 @@ def test_without_matplotlib_the_command_says_how_to_install_it(tmp_path):
     assert result.stderr.strip().splitlines()[-1] == (
         "error: the plot command needs matplotlib: pip install -e '.[plot]' (or pip install 'matplotlib>=3.8')"
     )
+
+
+def test_panes_of_two_runs_add_up_and_a_pane_repeated_within_a_run_counts_once():
+    first = {**_row(0, "a", 3), "run_id": "run1"}
+    again = {**_row(0, "a", 3), "run_id": "run1"}  # a retried bundle wrote the same pane twice
+    restarted = {**_row(0, "a", 2), "run_id": "run2"}  # what the first run had not committed
+    counts, _ = read_counts([json.dumps(r) + "\n" for r in (first, again, restarted)])
+    assert [(c.token, c.count) for c in counts] == [("a", 5)]
+
+
+def test_a_last_row_cut_short_by_a_failed_write_is_skipped_with_a_warning(capsys):
+    lines = [json.dumps(_row(0, "a", 3)) + "\n", '{"kind":"count","window']
+    counts, _ = read_counts(lines)
+    assert [(c.token, c.count) for c in counts] == [("a", 3)]
+    assert "line 2: a row cut short by a failed write, skipped" in capsys.readouterr().err
