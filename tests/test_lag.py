@@ -1,13 +1,20 @@
-"""`python -m pipeline lag`: the printed table against offsets committed on a real broker."""
+"""`python -m pipeline lag`: the printed table against offsets committed on a real broker, and the reader's
+watermark report (which partition holds the watermark) read back from Kafka."""
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from apache_beam.utils.timestamp import Duration, Timestamp
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from pipeline.stack.net import free_ports
 from tests.integration_helpers import DIRECT_CONFIG, config_overrides, run_cli
+from transforms.kafka.offsets import PartitionWatermarkEstimator
+from transforms.kafka.read import consumer_settings
+from transforms.kafka.watermarks import PartitionWatermark, ReaderWatch, status_group, to_status
 
 
 def _produce(bootstrap: str, topic: str, per_partition: dict[int, int]) -> None:
@@ -32,9 +39,11 @@ def _lag(bootstrap: str, topic: str, group: str, *extra: str):
 
 
 def _table(stdout: str) -> dict[str, list[str]]:
-    """Rows of the printed table by their first two cells ('topic/partition', or 'total')."""
+    """Rows of the printed lag table by their first two cells ('topic/partition', or 'total')."""
     rows = {}
     for line in stdout.splitlines()[2:]:
+        if not line:
+            break  # the reader's watermark report follows
         cells = line.split()
         rows["total" if cells[0] == "total" else f"{cells[0]}/{cells[1]}"] = cells
     return rows
@@ -58,7 +67,13 @@ def test_lag_prints_committed_end_and_lag_per_partition(kafka_broker, fresh_topi
     assert rows[f"{topic}/1"] == [topic, "1", "7", "7", "0"]
     assert rows[f"{topic}/2"] == [topic, "2", "-", "4", "-"]
     assert rows["total"][:3] == ["total", "21", "4"]
-    assert "1 of 3 partitions with records and no commit" in lines[-1]
+    [total] = [line for line in lines if line.startswith("total")]
+    assert "1 of 3 partitions with records and no commit" in total
+    # No job of the group has run: no watermark report, and lag says where one would be.
+    assert lines[-1] == (
+        f"reader watermarks: none reported to consumer group {group}.watermarks "
+        "(a running job's reader reports them about once a second)"
+    )
 
 
 def test_lag_exits_1_when_the_group_has_no_commits(kafka_broker, fresh_topic):
@@ -110,3 +125,76 @@ def test_lag_unreachable_broker_exit_2():
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and "cannot reach Kafka" in line and "stack up" in line
+
+
+def _wait_for_report(bootstrap: str, group: str, topic: str, partitions: int) -> None:
+    """Waits until Kafka holds a status record of `group` for every partition (the reader commits asynchronously)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": status_group(group)})
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+            except KafkaException:  # the group's coordinator is being set up
+                found = []
+            if found and all(tp.metadata for tp in found):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"no status record of {group} for every partition of {topic}")
+    finally:
+        consumer.close()
+
+
+def test_lag_shows_the_readers_report_and_names_the_partition_holding_the_watermark(kafka_broker, fresh_topic):
+    topic = fresh_topic(partitions=3)
+    group = f"lag-{uuid.uuid4().hex[:8]}"
+    bootstrap = kafka_broker.bootstrap_servers
+    _produce(bootstrap, topic, {0: 5, 2: 10})
+    # What a reader reports: 0 read to its end, 1 empty and idle for 30 s, 2 nothing read yet (10 to read).
+    watch = ReaderWatch(consumer_settings(bootstrap, group, {}), status_group(group))
+    estimator = PartitionWatermarkEstimator(Duration(seconds=5), None)
+    now = time.time()
+    estimator.track([(topic, 2)])
+    estimator.observe_record((topic, 0), Timestamp(seconds=now - 1))
+    watch.observe((topic, 0), Timestamp(seconds=now - 1))
+    watch.read([(topic, 0)], now)
+    estimator.advance_when_idle((topic, 1), Timestamp(seconds=now - 30))
+    watch.caught_up((topic, 1), now - 30)
+    try:
+        assert watch.publish(0, estimator, {(topic, 0): 5, (topic, 1): 0, (topic, 2): 0}, now, time.monotonic())
+        _wait_for_report(bootstrap, group, topic, 3)
+    finally:
+        watch.close()
+    _commit(bootstrap, group, topic, {0: 5})
+
+    result = _lag(bootstrap, topic, group)
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"reader watermarks, as the running job reports them (consumer group {group}.watermarks)" in out
+    assert re.search(rf"{topic}\s+0\s+5\s+\d\d:\d\d:\d\d\s+\d\d:\d\d:\d\d\s+reading\n", out), out
+    assert re.search(rf"{topic}\s+1\s+0\s+\d\d:\d\d:\d\d\s+-\s+idle 3\ds\n", out), out
+    assert re.search(rf"{topic}\s+2\s+0\s+-\s+-\s+no record yet, 10 to read <- holds\n", out), out
+    assert f"reader watermark: none yet, held by {topic}-2: no record read yet, 10 to read" in out
+    assert f"no window can close before {topic}-2 has a watermark" in out
+
+
+def test_lag_says_when_the_report_is_old(kafka_broker, fresh_topic):
+    topic = fresh_topic(partitions=1)
+    group = f"lag-{uuid.uuid4().hex[:8]}"
+    bootstrap = kafka_broker.bootstrap_servers
+    then_ms = int(time.time() * 1000) - 600_000
+    report = PartitionWatermark(topic, 0, then_ms - 5000, then_ms, None, 0, then_ms)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": status_group(group)})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, 0, 0, metadata=to_status(report))], asynchronous=False)
+    finally:
+        consumer.close()
+
+    result = _lag(bootstrap, topic, group)
+
+    assert result.returncode == 1  # the group itself has committed nothing
+    assert re.search(
+        r"as a job of this group last reported them 10m0\ds ago: no reader of the group runs now", result.stdout
+    )
+    assert f"held by {topic}-0: reading" in result.stdout

@@ -141,6 +141,31 @@ def test_the_screen_shows_windows_trend_watermark_lag_and_counters():
     assert "counters  read 1,234  \u00b7  dead letters 2  \u00b7  late 1  \u00b7  panes 3   (Beam counters)" in screen
 
 
+def test_the_screen_names_the_partition_holding_the_watermark_and_the_window_waiting_on_it():
+    from transforms.kafka.watermarks import PartitionWatermark
+
+    now_ms = int(datetime(2026, 11, 27, 10, 0, 37, tzinfo=timezone.utc).timestamp() * 1000)
+    report = [
+        PartitionWatermark("words", 0, now_ms - 5200, now_ms - 200, None, 120, now_ms - 300),
+        PartitionWatermark("words", 1, now_ms - 6100, None, now_ms - 45_000, 0, now_ms - 300),  # idle
+        PartitionWatermark("words", 2, now_ms - 30_000, now_ms - 25_000, None, 7, now_ms - 300),  # behind
+    ]
+    lags = [PartitionLag("words", 0, 90, 120), PartitionLag("words", 1, None, 0), PartitionLag("words", 2, 0, 40)]
+
+    screen = _screen(_snapshot(LiveState(), lags=lags, watermarks=report, watermark_origin="the reader's Beam gauges"))
+    flat = " ".join(screen.split())
+
+    assert "reader watermark 10:00:07 UTC (30s behind the wall clock), held by words-2: reading: it follows" in flat
+    assert "its newest event 10:00:12 minus max_out_of_orderness 5s; 33 records to read" in flat
+    assert "(the reader's Beam gauges)" in flat
+    assert "next window to close 10:00:00-10:00:10 waits on words-2" in flat and "3 more open" in flat
+    assert re.search(r"topic\s+partition\s+committed\s+end\s+lag\s+watermark\s+newest event\s+state", screen)
+    assert re.search(r"words\s+1\s+-\s+0\s+0\s+10:00:30\s+-\s+idle 45s\s", screen), screen
+    assert re.search(r"words\s+2\s+0\s+40\s+40\s+10:00:07\s+10:00:12\s+reading, 33 to read <- holds", screen), screen
+    # Without a report (a runner without gauges, no group), the screen is as before.
+    assert "reader watermark" not in _screen(_snapshot(LiveState(), lags=lags))
+
+
 def test_text_from_records_cannot_style_or_move_the_screen():
     state = LiveState()
     state.add(_window_rows("00:00", "00:10", {"[red]x[/red]": 3, "\x1b[2Jwipe": 2, "\u202etxet": 1}))

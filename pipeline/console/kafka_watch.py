@@ -1,5 +1,7 @@
 """What Kafka says about a running job: where its read starts, how much a bounded read has to
-read, and the group's committed offsets against the end offsets (the lag).
+read, the group's committed offsets against the end offsets (the lag), and the reader's
+watermark report (transforms/kafka/watermarks.py) for runners that serve no gauges while
+they run.
 
 One consumer, kept open for the whole run and never subscribed: it only asks the broker
 (metadata, watermarks, committed offsets), so it takes nothing from the job's group.
@@ -16,6 +18,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
 from pipeline.config import RunConfig
 from pipeline.lag import PartitionLag
 from transforms.kafka.read import consumer_settings
+from transforms.kafka.watermarks import PartitionWatermark, from_status, status_group
 
 __all__ = ["KafkaWatch", "ReadPlan", "written_since"]
 
@@ -40,9 +43,12 @@ class KafkaWatch:
         self._consumer = Consumer(
             {**consumer_settings(source.bootstrap_servers, source.group_id, source.consumer_config), "log_level": 0}
         )
+        self._status_consumer: Optional[Consumer] = None  # of <group_id>.watermarks, made when first asked
 
     def close(self) -> None:
         self._consumer.close()
+        if self._status_consumer is not None:
+            self._status_consumer.close()
 
     def _partitions(self) -> list[TopicPartition]:
         partitions = []
@@ -94,6 +100,22 @@ class KafkaWatch:
             PartitionLag(tp.topic, tp.partition, _offset(committed.get((tp.topic, tp.partition))), high, low)
             for tp, (low, high) in zip(partitions, self._bounds(partitions))
         ]
+
+    def watermarks(self) -> list[PartitionWatermark]:
+        """The reader's last report per partition, from `<group_id>.watermarks`; [] without a group or a report."""
+        source = self._config.source
+        if not source.group_id:
+            return []
+        partitions = self._partitions()
+        if not partitions:
+            return []
+        if self._status_consumer is None:
+            group = status_group(source.group_id)
+            settings = consumer_settings(source.bootstrap_servers, group, source.consumer_config)
+            self._status_consumer = Consumer({**settings, "group.id": group, "log_level": 0})
+        found = self._status_consumer.committed(partitions, timeout=_TIMEOUT_S)
+        report = [from_status(tp.topic, tp.partition, tp.offset, tp.metadata) for tp in found if tp.error is None]
+        return [p for p in report if p is not None]
 
     def _committed(self, partitions) -> list[TopicPartition]:
         if not self._config.source.group_id:

@@ -8,20 +8,25 @@ counters the SDK worker has reported so far (bundle progress and finished bundle
 about once a second); a result without a job service (the FnApiRunner, which returns
 only when the job is done) gives None, and so does any error: the caller then shows
 what Kafka says instead.
+
+The reader's per-partition watermark gauges come the same way (`running_watermarks`):
+Prism serves gauges while the job runs, each with the time it was set.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from transforms.compat import job_service_counters
+from transforms.compat import job_service_counters, result_runs_on_job_service
 from transforms.counting import PANES as COUNT_PANES
 from transforms.decode import DECODE_DEAD_LETTERS
 from transforms.kafka.read import RECORDS_READ
+from transforms.kafka.watermarks import NAMESPACE as WATERMARKS
+from transforms.kafka.watermarks import PartitionWatermark, from_gauges
 from transforms.lateness import LATE_RECORDS
 from transforms.text.tokenize import TOKENIZER_DEAD_LETTERS
 
-__all__ = ["DEAD_LETTERS", "LATE", "PANES", "READ", "running_counters", "total"]
+__all__ = ["DEAD_LETTERS", "LATE", "PANES", "READ", "running_counters", "running_watermarks", "total"]
 
 READ = (RECORDS_READ,)
 DEAD_LETTERS = (DECODE_DEAD_LETTERS, TOKENIZER_DEAD_LETTERS)
@@ -53,3 +58,41 @@ def total(counters: Optional[dict], keys) -> Optional[int]:
     if counters is None:
         return None
     return sum(counters.get(key, 0) for key in keys)
+
+
+def running_watermarks(result) -> Optional[list[PartitionWatermark]]:
+    """The reader's per-partition watermark gauges of a running portable job; None when it cannot say."""
+    try:
+        gauges = _job_service_gauges(result, _TIMEOUT_S)
+    except Exception:  # as for the counters: the caller asks Kafka instead
+        return None
+    if gauges is None:
+        return None
+    latest: dict = {}
+    for gauge in gauges:
+        if gauge.key.metric.namespace != WATERMARKS:
+            continue
+        # Committed when the bundle finished, attempted while it runs: the one set last.
+        for cell in (gauge.committed, gauge.attempted):
+            if cell is None or cell.value is None:
+                continue
+            name, stamp = gauge.key.metric.name, cell.timestamp or 0.0
+            if name not in latest or stamp > latest[name][1]:
+                latest[name] = (cell.value, stamp)
+    return from_gauges(latest) if latest else None
+
+
+def _job_service_gauges(result, timeout_s: float) -> Optional[list]:
+    """The job's gauges, asked of the job service now; None when it cannot say (Beam 2.77).
+
+    The same private request as transforms.compat.job_service_counters (which gives counters only);
+    it belongs beside that one.
+    """
+    if not result_runs_on_job_service(result):
+        return None
+    from apache_beam.portability.api import beam_job_api_pb2
+    from apache_beam.runners.portability.portable_runner import PortableMetrics
+
+    request = beam_job_api_pb2.GetJobMetricsRequest(job_id=result._job_id)
+    response = result._job_service.GetJobMetrics(request, timeout=timeout_s)
+    return PortableMetrics(response).query()["gauges"]

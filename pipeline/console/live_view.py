@@ -18,6 +18,12 @@ What it shows, and where each part comes from:
   has been written, against the wall clock (UTC). It is derived from the panes, so it
   moves window by window, and it is a lower bound: the runner's own watermark may be
   further on;
+- why a window has not fired: the reader's own watermark, the partition that holds it
+  (the minimum over partitions) and why (idle, behind, nothing read yet), and the next
+  window that waits on it; per partition its watermark, newest event time and state in
+  the lag table. From the reader's gauges where the runner serves them while the job
+  runs (Prism), else from the report the reader writes to Kafka
+  (transforms/kafka/watermarks.py, pipeline/console/watermark_view.py);
 - the consumer lag per partition: the group's committed offsets against the end
   offsets (pipeline/console/kafka_watch.py); offsets are committed behind the written output,
   so the lag is what the job has not written out yet;
@@ -43,8 +49,19 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from pipeline.config import ConfigError, RunConfig, load_config
-from pipeline.console.live_counters import DEAD_LETTERS, LATE, PANES, READ, running_counters, total
+from pipeline.console.live_counters import (
+    DEAD_LETTERS,
+    LATE,
+    PANES,
+    READ,
+    running_counters,
+    running_watermarks,
+    total,
+)
 from pipeline.console.terminal import LiveRegion, printable
+from pipeline.console.watermark_view import current, holder_line, partition_cells, span, stale_s, windows_line
+from transforms.kafka.watermarks import holding_partition
+from transforms.windowing import WindowSpec
 
 __all__ = ["LiveState", "LiveView", "RowsTail", "render", "sparkline"]
 
@@ -264,6 +281,27 @@ class Snapshot:
     read_total: Optional[int] = None  # a bounded read's total
     notes: tuple = ()
     finished: str = ""
+    watermarks: Optional[list] = None  # the reader's PartitionWatermark report, when there is one
+    watermark_origin: str = ""  # where the report came from
+
+
+def _reader_lines(snap: Snapshot) -> list:
+    """The partition that holds the reader's watermark and why, and the next window that waits on it."""
+    from rich.text import Text
+
+    if snap.watermarks is None:
+        return []
+    now_ms = int(snap.now.timestamp() * 1000)
+    live = current(snap.watermarks)
+    ends = {(lag.topic, lag.partition): lag.end for lag in snap.lags or ()}
+    holder = Text(printable(holder_line(live, now_ms, snap.config.source.max_out_of_orderness_s, ends), 300))
+    age = stale_s(live, now_ms)
+    origin = snap.watermark_origin + (f", {span(age)} ago" if age is not None else "")
+    if snap.finished:
+        origin += ", its last report"
+    holder.append(f"  ({origin})", style="dim")
+    spec = WindowSpec(snap.config.window, snap.config.trigger)
+    return [holder, Text(printable(windows_line(spec, live, now_ms), 300))]
 
 
 def render(snap: Snapshot):
@@ -300,6 +338,7 @@ def render(snap: Snapshot):
         else:
             line.append("(ahead of the clock: the read ended and its open windows were closed)")
     parts.append(line)
+    parts.extend(_reader_lines(snap))
 
     parts.append(_counters_line(snap))
     if state.last_dead_letters:
@@ -317,17 +356,29 @@ def render(snap: Snapshot):
         lag_table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
         for name in ("topic", "partition", "committed", "end", "lag"):
             lag_table.add_column(name, justify="left" if name == "topic" else "right", no_wrap=True)
+        report = current(snap.watermarks) if snap.watermarks else None
+        if report:  # the reader's side of each partition: why its windows wait
+            for name in ("watermark", "newest event", "state"):
+                lag_table.add_column(name, justify="left" if name == "state" else "right", no_wrap=True)
+            now_ms = int(snap.now.timestamp() * 1000)
+            by_key = {(p.topic, p.partition): p for p in report}
+            ends = {(lag.topic, lag.partition): lag.end for lag in snap.lags}
+            holder = holding_partition(report)
         shown_lags = snap.lags
         if len(shown_lags) > _LAG_SHOWN:  # the partitions furthest behind, in partition order
             worst = sorted(shown_lags, key=lambda lag: -(lag.lag or 0))[:_LAG_SHOWN]
             shown_lags = [lag for lag in snap.lags if lag in worst]
         for lag in shown_lags:
+            reader = ()
+            if report:
+                reader = partition_cells(by_key.get((lag.topic, lag.partition)), holder, now_ms, ends)
             lag_table.add_row(
                 Text(printable(lag.topic, 40)),
                 str(lag.partition),
                 "-" if lag.committed is None else f"{lag.committed:,}",
                 f"{lag.end:,}",
                 "-" if lag.lag is None else f"{lag.lag:,}",
+                *reader,
             )
         known = [lag.lag for lag in snap.lags if lag.lag is not None]
         hidden = len(snap.lags) - len(shown_lags)
@@ -495,6 +546,9 @@ class LiveView:
         self._counters = None
         self._read_total = None
         self._stopped = False
+        self._watermarks = None
+        self._watermark_origin = ""
+        self._started_wall_ms = int(time.time() * 1000)
 
     @classmethod
     def prepare(cls, args) -> "LiveView":
@@ -509,6 +563,7 @@ class LiveView:
         self._config = config
         self._state = LiveState(accumulating=config.trigger.accumulation == "accumulating")
         self._started = time.monotonic()
+        self._started_wall_ms = int(time.time() * 1000)
         self._region = LiveRegion(sys.stdout)
         self._region.start(render(self._snapshot()))
         self._thread = threading.Thread(target=self._loop, name="live-view", daemon=True)
@@ -557,6 +612,9 @@ class LiveView:
             counters = running_counters(self._result)
             if counters is not None:
                 self._counters = counters
+            gauges = running_watermarks(self._result)
+            if gauges:
+                self._watermarks, self._watermark_origin = gauges, "the reader's Beam gauges"
         if lags:
             try:
                 if self._watch is None:
@@ -565,8 +623,19 @@ class LiveView:
                     self._watch = KafkaWatch(self._config)
                 self._lags = self._watch.lags()
                 self._lag_error = ""
+                if self._watermark_origin != "the reader's Beam gauges":  # a runner that serves no gauges
+                    self._poll_report()
             except Exception as e:  # a broker outage shows as a line, not a crash of the view
                 self._lag_error = f"Kafka does not answer: {printable(str(e), 120)}"
+
+    def _poll_report(self) -> None:
+        """The reader's report in Kafka, this run's only (an earlier run of the group leaves one behind)."""
+        try:
+            report = [p for p in self._watch.watermarks() if (p.reported_ms or 0) >= self._started_wall_ms]
+        except Exception:  # the report is an extra: a broker that does not give it now leaves the last one
+            return
+        if report:
+            self._watermarks, self._watermark_origin = report, "the reader's report in Kafka"
 
     def _snapshot(self, finished: str = "") -> Snapshot:
         return Snapshot(
@@ -580,4 +649,6 @@ class LiveView:
             read_total=self._read_total,
             notes=tuple(self._redirect.notes),
             finished=finished,
+            watermarks=self._watermarks,
+            watermark_origin=self._watermark_origin,
         )

@@ -257,3 +257,7 @@ class PartitionWatermarkEstimator(WatermarkEstimator):
 
     def get_estimator_state(self) -> dict:
         return dict(self._per_partition)
+
+    def partition_watermarks(self) -> dict[TopicPartitionKey, Timestamp]:
+        """Each partition's watermark, read-only: MIN_TIMESTAMP none yet, MAX_TIMESTAMP finished (watermarks.py)."""
+        return dict(self._per_partition)

@@ -16,6 +16,10 @@ CommitOffsets, which commits behind the sinks (docs/design.md, decision 8).
 An unbounded read looks for partitions added to its topics every
 `partition_discovery_s` and reads them from their start. Transient Kafka errors
 are waited out (see kafka_outages).
+
+Each partition's watermark, newest event time and idle time are reported as
+gauges and, with a consumer group, as a status record in Kafka, about once a
+second (transforms/kafka/watermarks.py): what holds a window back, on screen.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from transforms.kafka.offsets import (
 from transforms.kafka.outages import FatalKafkaError, OutageLog, is_fatal, retry_transient
 from transforms.kafka.shard_client import ShardClient
 from transforms.kafka.spec import TIMESTAMP_POLICIES, SourceSpec
+from transforms.kafka.watermarks import ReaderWatch, status_group
 from transforms.records import KafkaRecord
 from transforms.spec import build
 
@@ -272,6 +277,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         topics: Sequence[str] = (),
         max_future_skew_s: float = 3600.0,
         client_factory=ShardClient,
+        status: Optional[str] = None,
     ):
         self._settings = settings
         self._processing_time = timestamp_policy == "processing_time"
@@ -286,6 +292,8 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         self._discovered = Metrics.counter(*PARTITIONS_DISCOVERED)
         self._client_factory = client_factory
         self._reset_policy = reset_policy(settings)
+        # The consumer group of the watermark status records (transforms/kafka/watermarks.py); None: gauges only.
+        self._status = status
 
     def initial_estimator_state(self, element, restriction):
         return None
@@ -313,11 +321,14 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
         self._account = PartitionCounters()
         # Partitions where the client reported a batch it could not read: the next gap is that batch.
         self._unreadable: dict[tuple[str, int], str] = {}
+        # Per-partition watermark gauges and status: why a window has not fired (transforms/kafka/watermarks.py).
+        self._watch = ReaderWatch(self._settings, self._status)
 
     def teardown(self):
         for client in self._clients.values():
             client.close()
         self._clients.clear()
+        self._watch.close()
 
     def _client_for(self, shard: int, positions: dict[tuple[str, int], int]) -> ShardClient:
         """The shard's client, fetching exactly these partitions from these next offsets."""
@@ -376,6 +387,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
                 event_time, error = self._event_time(message)
                 if error is None:
                     watermark.observe_record(key, event_time)
+                    self._watch.observe(key, event_time)
                 else:  # a dead letter downstream; it must not move the watermark
                     self._rejected.inc()
                 yield beam.window.TimestampedValue(
@@ -394,7 +406,9 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
             for key, n in read.items():
                 self._account.read(key[0], key[1], n)
             self._records_read.inc(sum(read.values()))
+            self._watch.read(read, time.time())
             self._follow_quiet(client, tracker, watermark, positions, read)
+            self._watch.publish(element.shard, watermark, positions, time.time(), time.monotonic())
             if unbounded and (not read or time.monotonic() >= call_ends):
                 tracker.defer_remainder(Duration(seconds=_IDLE_RESUME_S) if not read else None)
                 break
@@ -443,6 +457,7 @@ class _ReadShardFn(beam.DoFn, WatermarkEstimatorProvider):
             caught_up_at = client.end_offsets.caught_up_at(key, next_offset)
             if caught_up_at is not None:
                 watermark.advance_when_idle(key, Timestamp(seconds=caught_up_at))
+                self._watch.caught_up(key, caught_up_at)
 
     @staticmethod
     def _no_records(key, start: int, stop: int, watermark_ms: int):
@@ -645,6 +660,7 @@ class ReadFromKafka(beam.PTransform):
         self._shards = shards or spec.shards or 1
         self._discovery_s = 0.0 if self._bounded else spec.partition_discovery_s
         self._offsets_ledger = offsets_ledger
+        self._status = status_group(spec.group_id) if spec.group_id else None
 
     @property
     def bounded(self) -> bool:
@@ -670,6 +686,7 @@ class ReadFromKafka(beam.PTransform):
                     self._discovery_s,
                     self._topics,
                     self._max_future_skew_s,
+                    status=self._status,
                 )
             ).with_outputs(OFFSETS, main="records")
         )
