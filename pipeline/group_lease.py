@@ -8,12 +8,15 @@ source topics, every partition paused: it fetches nothing). A run that finds a
 member there refuses to start with one line that names the other run.
 
 A run killed with SIGKILL leaves its member behind until the broker's session
-timeout (6 s here) expires it; the next run waits that long before it decides.
+timeout (6 s here) expires it: a run on the same machine sees that the process
+is gone and goes on at once; elsewhere the next run waits that long before it
+decides.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -28,6 +31,22 @@ _SESSION_TIMEOUT_MS = 6000
 # How long a run waits for a member left by a killed run to expire before it refuses.
 _EXPIRY_WAIT_S = _SESSION_TIMEOUT_MS / 1000 + 4
 _ASK_TIMEOUT_S = 10.0
+# The client id a run's member carries: the pid and host name say whether it still runs.
+_HOLDER = re.compile(r"token-counts run pid (\d+) on (.+)")
+
+
+def _died_here(client_id: str) -> bool:
+    """Whether a holder is a run of this machine whose process is gone (killed): its member only lingers."""
+    match = _HOLDER.fullmatch(client_id)
+    if match is None or match.group(2) != socket.gethostname():
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
 
 
 class GroupInUse(RuntimeError):
@@ -66,7 +85,11 @@ class GroupLease:
             ].result(timeout=_ASK_TIMEOUT_S)
         except KafkaException:
             return []  # the broker cannot say (or has no such group): the run's own checks follow
-        return [f"{m.client_id} ({m.host.lstrip('/')})" for m in description.members if m.client_id != self._me]
+        return [
+            f"{m.client_id} ({m.host.lstrip('/')})"
+            for m in description.members
+            if m.client_id != self._me and not _died_here(m.client_id)
+        ]
 
     def acquire(self) -> None:
         """Refuses (GroupInUse) while another run holds the lease; then holds it until release()."""

@@ -71,3 +71,10 @@ def test_an_authorization_error_ends_the_job_with_one_line():
     fn = _fn(_Consumer(KafkaError(KafkaError.GROUP_AUTHORIZATION_FAILED)))
     with pytest.raises(FatalKafkaError, match="committing offsets for group 'g'"):
         _feed(fn, _State(), PartitionStart("t", 0, 0), OffsetCredit("t", 0, ((0, 3),)))
+
+
+def test_credits_that_come_before_the_partitions_start_are_counted_from_the_start():
+    consumer, state = _Consumer(), _State()
+    fn = _fn(consumer)
+    _feed(fn, state, OffsetCredit("t", 0, ((3, 6),)), PartitionStart("t", 0, 3))
+    assert consumer.commits == [[("t", 0, 6)]] and fn._account.seen == {("committed", 0): 3}

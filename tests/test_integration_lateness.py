@@ -33,6 +33,11 @@ def _windows(kind: str, ts: float) -> list:
     return [start for start in (ts - ts % 5, ts - ts % 5 - 5)]  # sliding: size 10, period 5
 
 
+def _late_windows(kind: str, ts: float) -> list:
+    """The windows a LATE_BATCH record finds closed: all of them (the watermark is far past)."""
+    return [ts] if kind == "session" else _windows(kind, ts)
+
+
 # Sessions with a 4 s gap over FIRST_BATCH: [1, 7), [8, 18) and [27, 31).
 _SESSIONS = {1: ("red", "blue"), 8: ("red", "blue", "red", "green"), 27: ("blue",)}
 
@@ -120,13 +125,16 @@ def test_late_records_are_reported_when_their_windows_have_closed(
     for row in read_rows(out, "count"):
         counted[(row["window_start"], row["token"])] += row["count"]
     assert counted == _expected(kind, base, FIRST_BATCH)
-    assert sorted(r["event_time"] for r in read_rows(late, "late_record")) == [
-        _iso(base + offset) for offset, _ in LATE_BATCH
-    ]
+    # One late_record row for each closed window of a late record, naming the window.
+    late_rows = read_rows(late, "late_record")
+    assert sorted((r["event_time"], r["window_start"]) for r in late_rows) == sorted(
+        (_iso(base + offset), _iso(start)) for offset, _ in LATE_BATCH for start in _late_windows(kind, base + offset)
+    )
     read, decoded, dead, verdict = records_accounting(log)
     counted_messages = sum(r["messages"] for r in read_rows(out, "summary")) // (2 if kind == "sliding" else 1)
     assert (read, verdict) == (len(FIRST_BATCH) + len(LATE_BATCH), "ok")
-    assert decoded == counted_messages + len(read_rows(late, "late_record"))
+    assert decoded == counted_messages + len({r["offset"] for r in late_rows})
+    assert "account: ok" in log
 
 
 def test_allowed_lateness_counts_late_records_in_late_panes(kafka_broker, fresh_topic, prism_location, tmp_path):

@@ -66,8 +66,9 @@ class _CommitFn(beam.DoFn):
     def process(self, element, ledger=beam.DoFn.StateParam(LEDGER)):
         key, entry = element
         state = ledger.read() or PartitionLedger()
-        before = state.committed if state.committed is not None else state.start
         state.apply(entry)
+        # Where Kafka's commit stands before this one (the start until the first: known once it moves).
+        before = state.committed if state.committed is not None else state.start
         point = state.advance()
         ledger.write(state)
         if point is not None:
