@@ -24,6 +24,7 @@ __all__ = [
     "job_service_counters",
     "punkt_parameters_of",
     "re_compiled_template",
+    "job_service_gauges",
     "result_runs_on_job_service",
     "runner_module_of",
     "wordnet_morphy",
@@ -72,12 +73,7 @@ def result_runs_on_job_service(result) -> bool:
     return getattr(result, "_job_service", None) is not None and getattr(result, "_job_id", None) is not None
 
 
-def job_service_counters(result, timeout_s: float) -> Optional[list]:
-    """The job's counters, asked of the job service now; None when it cannot say (Beam 2.77).
-
-    `result.metrics()` asks once and keeps the answer, which would freeze the counters a
-    run ends with; the job service answers afresh each time.
-    """
+def _job_service_metrics(result, kind: str, timeout_s: float) -> Optional[list]:
     if not result_runs_on_job_service(result):
         return None
     from apache_beam.portability.api import beam_job_api_pb2
@@ -85,7 +81,21 @@ def job_service_counters(result, timeout_s: float) -> Optional[list]:
 
     request = beam_job_api_pb2.GetJobMetricsRequest(job_id=result._job_id)
     response = result._job_service.GetJobMetrics(request, timeout=timeout_s)
-    return PortableMetrics(response).query()["counters"]
+    return PortableMetrics(response).query()[kind]
+
+
+def job_service_counters(result, timeout_s: float) -> Optional[list]:
+    """The job's counters, asked of the job service now; None when it cannot say (Beam 2.77).
+
+    `result.metrics()` asks once and keeps the answer, which would freeze the counters a
+    run ends with; the job service answers afresh each time.
+    """
+    return _job_service_metrics(result, "counters", timeout_s)
+
+
+def job_service_gauges(result, timeout_s: float) -> Optional[list]:
+    """The job's gauges, asked of the job service now, as job_service_counters asks for counters."""
+    return _job_service_metrics(result, "gauges", timeout_s)
 
 
 # --- NLTK 3.10.4 -----------------------------------------------------------------------

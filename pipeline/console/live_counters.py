@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from transforms.compat import job_service_counters, result_runs_on_job_service
+from transforms.compat import job_service_counters, job_service_gauges
 from transforms.counting import PANES as COUNT_PANES
 from transforms.decode import DECODE_DEAD_LETTERS
 from transforms.kafka.read import RECORDS_READ
@@ -63,7 +63,7 @@ def total(counters: Optional[dict], keys) -> Optional[int]:
 def running_watermarks(result) -> Optional[list[PartitionWatermark]]:
     """The reader's per-partition watermark gauges of a running portable job; None when it cannot say."""
     try:
-        gauges = _job_service_gauges(result, _TIMEOUT_S)
+        gauges = job_service_gauges(result, _TIMEOUT_S)
     except Exception:  # as for the counters: the caller asks Kafka instead
         return None
     if gauges is None:
@@ -80,19 +80,3 @@ def running_watermarks(result) -> Optional[list[PartitionWatermark]]:
             if name not in latest or stamp > latest[name][1]:
                 latest[name] = (cell.value, stamp)
     return from_gauges(latest) if latest else None
-
-
-def _job_service_gauges(result, timeout_s: float) -> Optional[list]:
-    """The job's gauges, asked of the job service now; None when it cannot say (Beam 2.77).
-
-    The same private request as transforms.compat.job_service_counters (which gives counters only);
-    it belongs beside that one.
-    """
-    if not result_runs_on_job_service(result):
-        return None
-    from apache_beam.portability.api import beam_job_api_pb2
-    from apache_beam.runners.portability.portable_runner import PortableMetrics
-
-    request = beam_job_api_pb2.GetJobMetricsRequest(job_id=result._job_id)
-    response = result._job_service.GetJobMetrics(request, timeout=timeout_s)
-    return PortableMetrics(response).query()["gauges"]
