@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 
 __all__ = ["LOCALHOST", "accepts_connections", "free_port", "free_ports", "port_in_use"]
@@ -12,9 +13,13 @@ LOCALHOST = "127.0.0.1"
 
 
 def free_ports(count: int, host: str = LOCALHOST) -> list[int]:
-    """Asks the OS for ``count`` distinct ports that are free right now.
+    """Returns ``count`` distinct ports that are free right now, below the OS's ephemeral range.
 
-    All sockets stay bound until every port is chosen, so the ports differ.
+    A port the OS hands out for binding port 0 lies in the ephemeral range, where
+    it may become the local end of some outgoing connection the moment a service
+    lets it go, and a service that restarts on it (a worker pool after a crash)
+    then cannot bind it. So ports are drawn at random below that range, each
+    checked by binding it; all stay bound until every port is chosen.
     Another process may still take one before the caller binds it.
 
     Args:
@@ -24,13 +29,33 @@ def free_ports(count: int, host: str = LOCALHOST) -> list[int]:
     Returns:
         The port numbers.
     """
+    low, high = _SERVICE_PORTS
     with contextlib.ExitStack() as stack:
-        ports = []
-        for _ in range(count):
+        ports: list[int] = []
+        for _ in range(count * 200):
+            port = random.randint(low, high)
+            if port in ports:
+                continue
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind((host, 0))
-            ports.append(sock.getsockname()[1])
-        return ports
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+        raise OSError(f"no {count} free ports between {low} and {high} on {host}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Where free_ports draws from: above the well-known and registered services most machines run.
+_SERVICE_PORTS = (20000, max(20100, _ephemeral_low() - 1))
 
 
 def free_port(host: str = LOCALHOST) -> int:

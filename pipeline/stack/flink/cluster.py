@@ -39,6 +39,16 @@ def default_flink_state_dir(state_root: Path | None = None) -> Path:
     return (state_root or paths.state_dir()) / "flink"
 
 
+def _port_freed(port: int, timeout_s: float = 20.0) -> bool:
+    """Whether the port is free, waiting a while: a killed worker pool's connections take time to close."""
+    deadline = time.monotonic() + timeout_s
+    while port_in_use(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 class FlinkCluster:
     """A Flink session cluster on 127.0.0.1 (JobManager + TaskManager) and Beam's Python worker pool.
 
@@ -238,7 +248,7 @@ class FlinkCluster:
             f"Flink's jobmanager still runs (pid {pids['jobmanager']}, {jobs}): "
             f"starting only the {' and the '.join(missing)}, keeping the jobmanager and its jobs"
         )
-        if "worker-pool" in missing and port_in_use(self.worker_pool_port):
+        if "worker-pool" in missing and not _port_freed(self.worker_pool_port):
             raise StackError(
                 f"cannot start Beam's worker pool: port {self.worker_pool_port} on {LOCALHOST} is already "
                 "in use by another process; stop it, or stop the cluster and start it with another port"
