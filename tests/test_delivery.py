@@ -90,6 +90,10 @@ def _committed(bootstrap: str, topic: str, group: str, partitions: int) -> int:
         consumer.close()
 
 
+def _run_ids(path) -> set:
+    return {row["run_id"] for row in read_rows(path, "count")}
+
+
 def _start_group_at_zero(bootstrap: str, topic: str, group: str, partitions: int) -> None:
     """A fresh broker creates its offsets topic at the first commit, which takes seconds: not under test here."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
@@ -109,8 +113,13 @@ def test_sigkill_restarts_under_load_lose_nothing(kafka_broker, fresh_topic, pri
     kills, committed, random_delay = [], [], random.Random(7)
     try:
         for attempt in range(3):
+            runs_before = _run_ids(out)
             runner = start_cli("run", "--config", DIRECT_CONFIG, *settings, log_path=tmp_path / f"run{attempt}.log")
-            time.sleep(8 + random_delay.uniform(0, 6))
+            # Killed at a random moment after its first pane: a loaded machine may start a run slowly.
+            deadline = time.monotonic() + 120
+            while _run_ids(out) == runs_before and runner.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(random_delay.uniform(0, 6))
             assert runner.poll() is None, (tmp_path / f"run{attempt}.log").read_text()[-3000:]
             family = descendants(runner.pid)
             os.kill(runner.pid, signal.SIGKILL)
