@@ -27,7 +27,7 @@ FLINK_CLUSTER_CONFIG = str(REPO / "run_configs" / "flink-cluster.yaml")
 PRISM_SINK_FAILURE = """\
 bundle inst007 stage-009 failed:Traceback (most recent call last):
   File "apache_beam/runners/common.py", line 1569, in apache_beam.runners.common.DoFnRunner._invoke_bundle_method
-  File "/work/main/transforms/sinks.py", line 170, in write_bundle
+  File ".../transforms/sinks.py", line 170, in write_bundle
     view = view[os.write(fd, view) :]
                 ^^^^^^^^^^^^^^^^^^
 OSError: [Errno 28] No space left on device
@@ -39,7 +39,7 @@ Traceback (most recent call last):
     response = task()
                ^^^^^^
   File "apache_beam/runners/common.py", line 1623, in apache_beam.runners.common.DoFnRunner._reraise_augmented
-  File "/work/main/transforms/sinks.py", line 170, in write_bundle
+  File ".../transforms/sinks.py", line 170, in write_bundle
     view = view[os.write(fd, view) :]
                 ^^^^^^^^^^^^^^^^^^
 RuntimeError: OSError: [Errno 28] No space left on device [while running 'WriteResults/Write']
@@ -70,7 +70,7 @@ Caused by: org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could no
 # A Python worker's error as the Flink job server reports it: Java around the worker's traceback.
 FLINK_WORKER_FAILURE = """\
 java.lang.RuntimeException: Error received from SDK harness for instruction 12: Traceback (most recent call last):
-  File "/work/main/transforms/sinks.py", line 231, in write_bundle
+  File ".../transforms/sinks.py", line 231, in write_bundle
     raise RuntimeError(f"writing to Kafka topic {self._topic!r} failed: {error}")
 RuntimeError: writing to Kafka topic 'counts' failed: KafkaError{code=MSG_SIZE_TOO_LARGE,val=10}
 
